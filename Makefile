@@ -1,0 +1,33 @@
+# The two commands of the README: `make run` and `make test`. Everything else is optional.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test bench venv openapi clean lint
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## Start the service on 127.0.0.1:8000 with embedded SQLite in ./var
+run: $(STAMP)
+	$(BIN)/modlabel serve
+
+## Build the environment and run the whole test suite
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## Benchmarks (prints one table; figures go in bench/RESULTS.md)
+bench: $(STAMP)
+	$(BIN)/python -m bench.run_all
+
+openapi: $(STAMP)
+	$(BIN)/modlabel openapi --write
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

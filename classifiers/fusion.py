@@ -1,0 +1,83 @@
+"""Fuse the stages' votes into final labels.
+
+The rule stage is precise where it fires; the learned stage generalises to
+wording no rule names. A label is kept when the fused confidence reaches the
+policy's threshold for it. ``stages`` lists every stage whose own vote
+supported the label; ``confidence`` is the classifier's calibrated probability
+when one is loaded, lifted by a firing rule (rules are precise, so a rule hit
+counts as strong evidence), else the rule's confidence.
+"""
+
+from __future__ import annotations
+
+from classifiers.base import StageResult, Vote
+from labels.policy import Policy
+from labels.taxonomy import LabelName
+
+LABEL_ORDER = (LabelName.EXTREMIST_SOURCE, LabelName.GRAPHIC_VIOLENCE, LabelName.UNVERIFIED)
+
+
+def _combine(rule: Vote | None, clf: Vote | None, clf_score: float | None) -> float:
+    if clf_score is None:
+        return rule.confidence if rule else 0.0
+    if rule is None:
+        return clf_score
+    # noisy-or of two fairly independent pieces of evidence
+    return 1 - (1 - rule.confidence) * (1 - clf_score) ** 0.5
+
+
+def fuse(results: list[StageResult], policy: Policy, *, hash_votes: list[Vote] | None = None) -> list[dict]:
+    by_stage = {r.stage: r for r in results}
+    rule = by_stage.get("rule")
+    clf = by_stage.get("classifier")
+    labels: list[dict] = []
+    for name in LABEL_ORDER:
+        rv = rule.votes.get(name) if rule else None
+        cv = clf.votes.get(name) if clf else None
+        cscore = clf.scores.get(name) if clf else None
+        conf = _combine(rv, cv, cscore)
+        hv = [v for v in hash_votes or () if v.name == name]
+        if conf < policy.thresholds[name] and not hv:
+            continue
+        stages = []
+        evidence = []
+        if rv is not None:
+            stages.append("rule")
+            evidence.extend(e.as_dict() for e in rv.evidence)
+        if cv is not None:
+            stages.append("classifier")
+            evidence.extend(e.as_dict() for e in cv.evidence)
+        label: dict = {"name": name.value, "confidence": round(conf, 4)}
+        media_ids: list[str] = []
+        if hv:
+            stages.append("hash")
+            label["confidence"] = max(label["confidence"], max(v.confidence for v in hv))
+            for v in hv:
+                evidence.extend(e.as_dict() for e in v.evidence)
+                media_ids.extend(getattr(v, "media_ids", ()) or ())
+        if name == LabelName.GRAPHIC_VIOLENCE:
+            label["severity"] = _severity(rv, cv, hv)
+        if name == LabelName.EXTREMIST_SOURCE:
+            actors: list[str] = []
+            for v in [rv, cv, *hv]:
+                for a in (v.actors if v else ()):
+                    if a not in actors:
+                        actors.append(a)
+            label["actors"] = actors
+        label["stages"] = stages
+        label["evidence"] = evidence
+        if media_ids:
+            label["media_ids"] = media_ids
+        labels.append(label)
+    return labels
+
+
+def _severity(rv: Vote | None, cv: Vote | None, hv: list[Vote]) -> str:
+    if any(v.severity == "extreme" for v in hv):
+        return "extreme"
+    if rv is not None and rv.severity == "extreme":
+        return "extreme"
+    if cv is not None and cv.severity:
+        if rv is None or cv.severity == "extreme":
+            return cv.severity
+    return rv.severity if rv and rv.severity else (cv.severity if cv and cv.severity else "graphic")

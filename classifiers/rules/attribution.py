@@ -1,0 +1,259 @@
+"""Attribution versus mention: is material in this sentence *produced by* an actor?
+
+Each finder looks at one sentence's hits and returns ``Finding``s. Word
+distances keep a relation inside its clause: an actor counts as the producer
+only as the agent of a release verb, the owner of the material, the outlet that
+carried it, or the channel it was posted on. An actor that is the object of
+fighting, targeting, blaming or designating is reported about, not quoted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from classifiers.rules.matcher import Hit
+
+AGENTS = ("actor", "outlet", "group_references")
+_PRONOUNS = ("its", "their")
+_CHANNEL_PREPS = ("on", "to", "via", "through", "in")
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule: str
+    actors: tuple[str, ...]
+    start: int
+    end: int
+    confidence: float
+
+
+def _words(hit: Hit) -> int:
+    return hit.key.count(" ") + 1
+
+
+def _gap(first: Hit, second: Hit) -> int:
+    """Words strictly between the end of ``first`` and the start of ``second``."""
+    return second.word - (first.word + _words(first))
+
+
+class SentenceView:
+    """The hits of one sentence, with the helpers the finders share."""
+
+    def __init__(self, hits: list[Hit], text: str, resolve):
+        self.hits = hits
+        self.text = text  # the field's normalised text
+        self.resolve = resolve  # group reference -> actor id or None
+        self.kinds: dict[str, list[Hit]] = {}
+        for h in hits:
+            self.kinds.setdefault(h.kind, []).append(h)
+
+    def of(self, *kinds: str) -> list[Hit]:
+        out: list[Hit] = []
+        for k in kinds:
+            out.extend(self.kinds.get(k, ()))
+        return out
+
+    def actor_of(self, hit: Hit) -> str | None:
+        if hit.kind in ("actor", "outlet"):
+            return hit.payload  # type: ignore[return-value]
+        return self.resolve(hit)
+
+    def is_modifier(self, hit: Hit, modifiers: frozenset[str]) -> bool:
+        """ "ISIS-held", "Hamas-run": the actor qualifies another noun."""
+        t = self.text
+        i = hit.end
+        if i < len(t) and t[i] == "-":
+            j = i + 1
+            while j < len(t) and t[j].isalpha():
+                j += 1
+            return t[i + 1:j] in modifiers
+        return False
+
+    def guarded(self, hit: Hit) -> bool:
+        """The actor is the object of a guard word right before it (fighting ISIS, against al-Shabaab)."""
+        for g in self.kinds.get("object_guards", ()):
+            if g.end <= hit.start and 0 <= hit.word - (g.word + _words(g)) <= 2:
+                # allow "the", "the group", "militants of" between
+                return True
+        if hit.start >= 5 and self.text[hit.start - 5:hit.start] == "anti-":
+            return True
+        return False
+
+
+def find(view: SentenceView, modifiers: frozenset[str]) -> list[Finding]:
+    out: list[Finding] = []
+    out.extend(_passive(view, modifiers))
+    out.extend(_active(view, modifiers))
+    out.extend(_compound(view, modifiers))
+    out.extend(_outlet(view))
+    out.extend(_claim(view, modifiers))
+    out.extend(_perpetrator(view))
+    return out
+
+
+def _agent_after(view: SentenceView, verb: Hit, max_gap: int, modifiers) -> Hit | None:
+    """The first agent-like hit after ``verb``; a reporting subject first means no."""
+    best: Hit | None = None
+    for h in view.of(*AGENTS, "reporting_subjects"):
+        if h.start < verb.end:
+            continue
+        if _gap(verb, h) > max_gap:
+            continue
+        if best is None or h.start < best.start:
+            best = h
+    if best is None or best.kind == "reporting_subjects":
+        return None
+    if best.kind == "actor" and view.is_modifier(best, modifiers) and not _channel_follows(view, best):
+        return None
+    return best
+
+
+def _channel_follows(view: SentenceView, hit: Hit) -> bool:
+    return any(c.start >= hit.end and 0 <= _gap(hit, c) <= 3 for c in view.of("channels", "outlet"))
+
+
+def _passive(view: SentenceView, modifiers) -> list[Finding]:
+    out = []
+    materials = view.of("material", "perpetrator_material")
+    for verb in view.of("attribution_passive"):
+        key = verb.key
+        last = key.rsplit(" ", 1)[-1]
+        max_gap = 2 if key == "from" else 4
+        agent = _agent_after(view, verb, max_gap, modifiers)
+        if agent is None:
+            continue
+        needs_material = key not in ("credited to", "attributed to") and "logo" not in key and "insignia" not in key and "watermark" not in key
+        mat = None
+        if needs_material:
+            for m in materials:
+                if m.end <= verb.start and _gap(m, verb) <= 14:
+                    mat = m
+            if mat is None:
+                continue
+        if last in _CHANNEL_PREPS or key == "from":
+            # "posted on its channels", "released on ISIS channels", "from Amaq": the agent must own a channel or be an outlet.
+            if agent.kind != "outlet" and not _channel_follows(view, agent):
+                if agent.key in _PRONOUNS or agent.kind == "group_references":
+                    continue
+                if key != "from" and not _channel_follows(view, agent):
+                    continue
+        actor = view.actor_of(agent)
+        if actor is None:
+            continue
+        start = (mat or verb).start
+        out.append(Finding("attribution.passive", (actor,), start, agent.end, 0.95))
+    return out
+
+
+def _active(view: SentenceView, modifiers) -> list[Finding]:
+    out = []
+    materials = view.of("material", "perpetrator_material")
+    for verb in view.of("attribution_active"):
+        subject = None
+        for h in view.of(*AGENTS):
+            if h.end <= verb.start and 0 <= _gap(h, verb) <= 6 and h.key not in _PRONOUNS:
+                if subject is None or h.start > subject.start:
+                    subject = h
+        if subject is None or view.guarded(subject):
+            continue
+        if subject.kind == "actor" and view.is_modifier(subject, modifiers):
+            continue
+        if any(r.start > subject.end and r.end <= verb.start for r in view.of("reporting_subjects")):
+            continue
+        mat = None
+        for m in materials:
+            if m.start >= verb.end and _gap(verb, m) <= 10:
+                mat = m
+                break
+            if m.end <= subject.start and _gap(m, subject) <= 6:
+                mat = m
+        if mat is None:
+            continue
+        actor = view.actor_of(subject)
+        if actor is None:
+            continue
+        out.append(Finding("attribution.active", (actor,), min(subject.start, mat.start), max(verb.end, mat.end), 0.9))
+    return out
+
+
+def _compound(view: SentenceView, modifiers) -> list[Finding]:
+    """ "an ISIS video", "the Islamic State's propaganda footage", "the group's magazine"."""
+    out = []
+    for owner in view.of(*AGENTS):
+        if owner.kind == "group_references" and not (owner.key.endswith("'s") or owner.key.endswith("'") or owner.key in _PRONOUNS):
+            continue
+        if view.guarded(owner):
+            continue
+        for m in view.of("material", "perpetrator_material"):
+            if m.start >= owner.end and 0 <= _gap(owner, m) <= 2 and "," not in view.text[owner.end:m.start]:
+                if owner.key in _PRONOUNS and m.key in ("statement", "statements", "report", "post", "posts", "claim", "claims", "message", "announcement", "issue", "edition", "speech", "threat"):
+                    continue  # "its statement" alone is too weak
+                actor = view.actor_of(owner)
+                if actor is None:
+                    continue
+                conf = 0.85 if owner.kind != "group_references" else 0.75
+                out.append(Finding("attribution.owner", (actor,), owner.start, m.end, conf))
+                break
+    return out
+
+
+def _outlet(view: SentenceView) -> list[Finding]:
+    """An outlet of a designated group in a reporting relation: "Amaq said", "according to al-Naba"."""
+    out = []
+    outlets = view.of("outlet")
+    if not outlets:
+        return out
+    support = view.of("material", "attribution_passive", "attribution_active", "claim", "reporting_verbs")
+    for o in outlets:
+        near = [s for s in support if abs(s.word - o.word) <= 12]
+        if near:
+            s = min(near, key=lambda x: abs(x.word - o.word))
+            out.append(Finding("attribution.outlet", (o.payload,), min(o.start, s.start), max(o.end, s.end), 0.9))
+    return out
+
+
+def _claim(view: SentenceView, modifiers) -> list[Finding]:
+    out = []
+    if view.of("claim_negators"):
+        return out
+    for c in view.of("claim"):
+        subject = None
+        for h in view.of(*AGENTS):
+            if h.end <= c.start and 0 <= _gap(h, c) <= 6 and h.key not in _PRONOUNS:
+                if subject is None or h.start > subject.start:
+                    subject = h
+        if subject is None:
+            # "responsibility was claimed by ISIS" / "claimed by the group"
+            continue
+        if view.guarded(subject) or (subject.kind == "actor" and view.is_modifier(subject, modifiers)):
+            continue
+        actor = view.actor_of(subject)
+        if actor is None:
+            continue
+        out.append(Finding("attribution.claim", (actor,), subject.start, c.end, 0.85))
+    for verb in view.of("attribution_passive"):
+        if verb.key != "claimed by":
+            continue
+        agent = _agent_after(view, verb, 3, modifiers)
+        if agent is not None and (actor := view.actor_of(agent)):
+            out.append(Finding("attribution.claim", (actor,), verb.start, agent.end, 0.85))
+    return out
+
+
+def _perpetrator(view: SentenceView) -> list[Finding]:
+    """An attacker's own manifesto or livestream."""
+    out = []
+    mats = view.of("perpetrator_material")
+    if not mats:
+        return out
+    perps = view.of("perpetrators")
+    context = view.of("attacker_context")
+    for m in mats:
+        p = next((p for p in perps if abs(p.word - m.word) <= 8), None)
+        if p is None:
+            continue
+        if not context and m.key in ("diary", "suicide note", "body camera", "bodycam", "video confession"):
+            continue
+        actors = tuple(sorted({a for h in view.of("actor", "outlet") if (a := view.actor_of(h))}))
+        out.append(Finding("attribution.perpetrator", actors, min(p.start, m.start), max(p.end, m.end), 0.85))
+    return out

@@ -1,0 +1,211 @@
+"""The rule stage: lexicon matching, attribution, graphic and verification rules.
+
+Reads every field of a document in order, keeps the last named actor so that
+"the group" and "its" can be resolved, and returns one vote per label with
+evidence spans mapped back to the field's original text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from classifiers.base import Evidence, StageResult, Vote
+from classifiers.document import Document, Field
+from classifiers.rules import attribution, graphic, verification
+from classifiers.rules.lexicon import Lexicon, default_lexicon
+from classifiers.rules.matcher import FieldHits, Hit, scan
+from classifiers.text import normalise
+
+_DEPICTED_KINDS = ("caption", "alt_text")
+_SOCIAL_HOSTS = ("t.me", "telegram.me", "telegram.org", "twitter.com", "x.com", "youtube.com", "youtu.be",
+                 "facebook.com", "instagram.com", "tiktok.com", "rumble.com", "bitchute.com", "odysee.com",
+                 "archive.org", "gab.com", "vk.com", "chirpwire.net", "element.io", "rocket.chat", "justpaste.it")
+
+
+@dataclass
+class RuleSignals:
+    """Numbers the learned stage reads as features (one document)."""
+
+    attribution: float = 0.0
+    graphic: float = 0.0
+    extreme: float = 0.0
+    unverified: float = 0.0
+    actor_mentions: int = 0
+    outlet_mentions: int = 0
+    figurative: int = 0
+    depiction: int = 0
+    rules: dict[str, int] = field(default_factory=dict)
+
+    def vector(self) -> list[float]:
+        return [self.attribution, self.graphic, self.extreme, self.unverified, min(self.actor_mentions, 10) / 10,
+                min(self.outlet_mentions, 5) / 5, min(self.figurative, 5) / 5, min(self.depiction, 10) / 10]
+
+
+SIGNAL_NAMES = ("rule_attribution", "rule_graphic", "rule_extreme", "rule_unverified", "rule_actor_mentions",
+                "rule_outlet_mentions", "rule_figurative", "rule_depiction")
+
+
+class RuleStage:
+    """Deterministic, explainable labels from the lexicon."""
+
+    name = "rule"
+
+    def __init__(self, lexicon: Lexicon | None = None):
+        self.lexicon = lexicon or default_lexicon()
+        cues = self.lexicon.cues
+        cues.setdefault("_figurative_capable", frozenset(" ".join(normalise(p).text.split()) for p in cues["figurative_capable"]))
+        cues.setdefault("_extreme_needs_depiction", frozenset(" ".join(normalise(p).text.split()) for p in cues["extreme_needs_depiction"]))
+        self.modifiers = frozenset(cues["agent_modifiers"])
+
+    @property
+    def version(self) -> str:
+        return self.lexicon.version
+
+    def run(self, doc: Document) -> StageResult:
+        return self.analyse(doc)[0]
+
+    def analyse(self, doc: Document) -> tuple[StageResult, RuleSignals]:
+        lex = self.lexicon
+        signals = RuleSignals()
+        ext_findings: list[tuple[Field, attribution.Finding]] = []
+        graphic_findings: list[tuple[Field, graphic.GraphicFinding]] = []
+        unverified_findings: list[tuple[Field, float, list[Hit]]] = []
+        last_actor: list[str | None] = [None]
+
+        for f in doc.fields:
+            if f.kind in ("source_url", "url"):
+                for actor, start, end, rule in self._url_actors(f):
+                    ext_findings.append((f, attribution.Finding(rule, (actor,), start, end, 0.95)))
+                continue
+            fh = scan(lex, f.norm)
+            self._field(f, fh, signals, ext_findings, graphic_findings, unverified_findings, last_actor)
+
+        result = StageResult(self.name)
+        if ext_findings:
+            actors: list[str] = []
+            conf_miss = 1.0
+            evidence = []
+            for f, fnd in ext_findings:
+                for a in fnd.actors:
+                    name = lex.actors[a].canonical if a in lex.actors else a
+                    if name not in actors:
+                        actors.append(name)
+                conf_miss *= 1 - fnd.confidence
+                evidence.append(_evidence(f, fnd.start, fnd.end, f"rule:{fnd.rule}"))
+            conf = round(1 - conf_miss, 4)
+            signals.attribution = conf
+            result.votes["extremist_source"] = Vote("extremist_source", conf, actors=actors, evidence=_dedupe(evidence))
+        result.scores["extremist_source"] = signals.attribution
+        if graphic_findings:
+            severity = "extreme" if any(g.severity == "extreme" for _, g in graphic_findings) else "graphic"
+            best = max(g.score for _, g in graphic_findings)
+            evidence = []
+            for f, g in graphic_findings:
+                for h in g.cues:
+                    evidence.append(_evidence(f, h.start, h.end, f"rule:graphic.{g.severity}"))
+            result.votes["graphic_violence"] = Vote("graphic_violence", graphic.confidence(best), severity=severity, evidence=_dedupe(evidence))
+        result.scores["graphic_violence"] = min(signals.graphic, 2.0) / 2.0
+        result.scores["graphic_extreme"] = min(signals.extreme, 2.0) / 2.0
+        if unverified_findings:
+            best = max(s for _, s, _ in unverified_findings)
+            evidence = [_evidence(f, h.start, h.end, "rule:unverified.cue") for f, _, hits in unverified_findings for h in hits]
+            result.votes["unverified"] = Vote("unverified", verification.confidence(best), evidence=_dedupe(evidence))
+        result.scores["unverified"] = min(signals.unverified, 2.0) / 2.0
+        result.signals = signals  # type: ignore[attr-defined]
+        return result, signals
+
+    def _field(self, f: Field, fh: FieldHits, signals: RuleSignals, ext_findings, graphic_findings, unverified_findings, last_actor) -> None:
+        lex = self.lexicon
+        text = fh.norm.text
+        for sidx, hits in enumerate(fh.by_sentence):
+            if not hits:
+                continue
+            sentence_actor = last_actor[0]
+            first_actor = {}
+
+            def resolve(h: Hit, _sidx=sidx) -> str | None:
+                # nearest named actor before the reference, in this sentence or earlier
+                best = None
+                for a in hits:
+                    if a.kind in ("actor", "outlet") and a.end <= h.start:
+                        best = a.payload
+                return best or sentence_actor
+
+            for h in hits:
+                if h.kind == "actor":
+                    signals.actor_mentions += 1
+                elif h.kind == "outlet":
+                    signals.outlet_mentions += 1
+                elif h.kind == "figurative":
+                    signals.figurative += 1
+                elif h.kind == "depiction":
+                    signals.depiction += 1
+            view = attribution.SentenceView(hits, text, resolve)
+            if f.kind == "credit":
+                for h in hits:
+                    if h.kind in ("actor", "outlet") and not view.guarded(h):
+                        ext_findings.append((f, attribution.Finding("attribution.credit", (h.payload,), h.start, h.end, 0.95)))
+            for fnd in attribution.find(view, self.modifiers):
+                ext_findings.append((f, fnd))
+                signals.rules[fnd.rule] = signals.rules.get(fnd.rule, 0) + 1
+            g = graphic.assess(hits, lex.graphic_weights, lex.cues, f.kind in _DEPICTED_KINDS)
+            if g is not None:
+                graphic_findings.append((f, g))
+                if g.severity == "extreme":
+                    signals.extreme = max(signals.extreme, g.score)
+                signals.graphic = max(signals.graphic, g.score)
+            score, used = verification.assess(hits, lex.unverified_weights)
+            signals.unverified = max(signals.unverified, score)
+            if score >= verification.THRESHOLD:
+                unverified_findings.append((f, score, used))
+            for h in hits:
+                if h.kind in ("actor", "outlet"):
+                    last_actor[0] = h.payload
+            del first_actor
+
+    def _url_actors(self, f: Field) -> list[tuple[str, int, int, str]]:
+        """Actors named by a media URL: an outlet's domain, or a handle on a social host."""
+        lex = self.lexicon
+        raw = f.text.strip()
+        try:
+            parts = urlsplit(raw if "//" in raw else "//" + raw)
+        except ValueError:
+            return []
+        host = (parts.hostname or "").lower()
+        out = []
+        for domain, actor in lex.domains.items():
+            if host == domain or host.endswith("." + domain):
+                i = raw.lower().find(domain)
+                out.append((actor, i, i + len(domain), "attribution.source_domain"))
+        if any(host == h or host.endswith("." + h) for h in _SOCIAL_HOSTS):
+            segments = [s for s in parts.path.split("/") if s][:2]
+            for seg in segments:
+                handle = seg.lower().lstrip("@")
+                actor = lex.handles.get(handle)
+                if actor is None:
+                    squashed = handle.replace("_", " ").replace("-", " ").replace(".", " ")
+                    fh = scan(lex, normalise(squashed))
+                    hits = [h for hs in fh.by_sentence for h in hs if h.kind in ("actor", "outlet")]
+                    actor = hits[0].payload if hits else None
+                if actor is not None:
+                    i = raw.find(seg)
+                    out.append((actor, i, i + len(seg), "attribution.source_handle"))
+        return out
+
+
+def _evidence(f: Field, start: int, end: int, source: str) -> Evidence:
+    s, e = f.norm.span(start, end) if f.kind not in ("url", "source_url") else (start, end)
+    return Evidence(f.name, s, e, f.text[s:e], source)
+
+
+def _dedupe(evidence: list[Evidence]) -> list[Evidence]:
+    seen = set()
+    out = []
+    for ev in evidence:
+        key = (ev.field, ev.start, ev.end)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(ev)
+    return out

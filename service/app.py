@@ -1,0 +1,32 @@
+"""Build the FastAPI application (nothing else lives here)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from service.responses import JsonResponse
+
+from service.config import Settings, get_settings
+from service.errors import install_error_handlers
+from service.limits import BodySizeLimit
+from service.routes import health, moderate
+from service.services import Services
+
+API_VERSION = "0.1.0"
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="modlabel",
+        version=API_VERSION,
+        description="Labels news content for extremist sources, graphic violence and unverified material, "
+        "decides how it may be published, and renders the disclaimers it needs.",
+        default_response_class=JsonResponse,
+    )
+    app.state.settings = settings
+    app.state.services = services or Services(settings)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(moderate.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    return app

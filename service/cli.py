@@ -1,0 +1,106 @@
+"""The ``modlabel`` command line (typer)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="modlabel: label news content, decide, and render disclaimers.", no_args_is_help=True, add_completion=False)
+console = Console(stderr=True)
+
+
+def _moderator(rules_only: bool = False, policy_dir: Optional[Path] = None):
+    from classifiers.pipeline import Moderator
+    from labels.policy import load_policy_set
+    from service.config import get_settings
+    from service.services import load_classifier
+
+    settings = get_settings()
+    classifier = None if rules_only else load_classifier(settings)
+    return Moderator(policy_set=load_policy_set(policy_dir or settings.policy_dir), classifier=classifier)
+
+
+def _validate_item(raw: dict, where: str) -> dict:
+    from pydantic import ValidationError
+
+    from service.schemas import ContentItem
+
+    try:
+        return ContentItem.model_validate(raw).model_dump(exclude_none=True)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        raise typer.BadParameter(f"{where}: {field}: {err['msg']}") from None
+
+
+@app.command()
+def serve(host: str = typer.Option(None, help="Bind address (default from MODLABEL_HOST, 127.0.0.1)."),
+          port: int = typer.Option(None, help="Port (default 8000)."),
+          workers: int = typer.Option(None, help="Worker processes (default from MODLABEL_WORKERS, 1).")):
+    """Run the HTTP service."""
+    import uvicorn
+
+    from service.config import get_settings
+
+    s = get_settings()
+    uvicorn.run("service.main:app", host=host or s.host, port=port or s.port, workers=workers or s.workers,
+                log_level=s.log_level.lower(), access_log=False)
+
+
+@app.command()
+def moderate(file: str = typer.Argument(..., help="A JSON item, or - for standard input."),
+             rules_only: bool = typer.Option(False, "--rules-only", help="Skip the learned stage.")):
+    """Moderate one item (JSON in, result JSON out)."""
+    data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    try:
+        raw = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise typer.BadParameter(f"{file}: invalid JSON: {exc}") from None
+    item = _validate_item(raw, file)
+    result = _moderator(rules_only).moderate(item)
+    sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+@app.command()
+def scan(infile: Path = typer.Argument(..., help="Items, one JSON object a line."),
+         out: Path = typer.Option(..., "-o", "--out", help="Results, one a line (appended; ids already there are skipped)."),
+         workers: int = typer.Option(0, help="Processes (0 = every core)."),
+         rules_only: bool = typer.Option(False, "--rules-only")):
+    """Moderate a batch with a progress bar; resumable."""
+    from service.batch import run_scan
+
+    run_scan(infile, out, workers=workers, rules_only=rules_only, console=console)
+
+
+@app.command("eval")
+def evaluate(file: Path = typer.Argument(..., help="Evaluation JSON Lines (items with `expected`)."),
+             as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+             stages: str = typer.Option("auto", help="auto | rules | classifier | combined | all (side by side)."),
+             plot: Optional[Path] = typer.Option(None, "--plot", help="Write PR curves and confusion matrices as PNG here.")):
+    """Per-label precision, recall, F1, severity and decision accuracy."""
+    from service.evaluation import run_eval
+
+    run_eval(file, as_json=as_json, stages=stages, plot=plot, console=console)
+
+
+@app.command()
+def openapi(write: bool = typer.Option(False, "--write", help="Write openapi/openapi.json instead of printing.")):
+    """Print the OpenAPI spec the app serves."""
+    from service.openapi_spec import spec_json, SPEC_PATH
+
+    text = spec_json()
+    if write:
+        SPEC_PATH.write_text(text)
+        console.print(f"wrote {SPEC_PATH}")
+    else:
+        sys.stdout.write(text)
+
+
+def main() -> None:  # pragma: no cover
+    app()

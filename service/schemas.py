@@ -1,0 +1,136 @@
+"""Request and response models of the public contract (``../spec/api.md``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Short = Annotated[str, StringConstraints(max_length=2_000)]
+Text = Annotated[str, StringConstraints(max_length=20_000)]
+Url = Annotated[str, StringConstraints(max_length=4_096)]
+PublisherName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
+ItemId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+Pdq = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")]
+
+
+class MediaItem(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: Annotated[str, StringConstraints(max_length=256)] | None = None
+    type: Literal["image", "video", "audio", "embed"] = "image"
+    url: Url | None = None
+    caption: Text | None = None
+    alt_text: Text | None = None
+    credit: Short | None = None
+    source_url: Url | None = None
+    pdq: Pdq | None = None
+
+
+class ContentItem(BaseModel):
+    """One content item: an article or a media item."""
+
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "cms-123",
+                    "publisher": "default",
+                    "type": "article",
+                    "title": "Militants release video of strike aftermath",
+                    "body": "A new video purportedly put out by the Islamic State shows the aftermath of airstrikes. It could not be independently verified.",
+                    "media": [{"id": "m1", "type": "video", "caption": "Still from the video", "credit": "Amaq News Agency"}],
+                }
+            ]
+        },
+    )
+
+    id: ItemId | None = None
+    publisher: PublisherName = "default"
+    type: Literal["article", "media"] = "article"
+    title: Short | None = None
+    body: Annotated[str, StringConstraints(max_length=2 * 1024 * 1024)] | None = None
+    body_format: Literal["text", "html"] | None = None
+    language: Annotated[str, StringConstraints(max_length=16)] | None = None
+    url: Url | None = None
+    tags: Annotated[list[Annotated[str, StringConstraints(max_length=200)]], Field(max_length=100)] | None = None
+    media: Annotated[list[MediaItem], Field(max_length=100)] | None = None
+
+
+class EvidenceOut(BaseModel):
+    field: str
+    start: int
+    end: int
+    text: str
+    source: str
+
+
+class LabelOut(BaseModel):
+    name: Literal["extremist_source", "graphic_violence", "unverified"]
+    confidence: float
+    severity: Literal["graphic", "extreme"] | None = None
+    actors: list[str] | None = None
+    stages: list[str]
+    evidence: list[EvidenceOut]
+
+
+class DisclaimerOut(BaseModel):
+    id: Literal["graphic_warning", "extremist_source_notice", "unverified_notice", "publisher_statement"]
+    placement: Literal["top", "before_media", "end"]
+    media_id: str | None = None
+    text: str
+    html: str
+    already_present: bool
+
+
+class ModerationResult(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "item_id": "cms-123",
+                    "content_hash": "9f2c0c1d5b0e3c1b8d5c7e2a4f6b8d0e1f3a5c7e9b1d3f5a7c9e1b3d5f7a9c1e",
+                    "decision": "publish_with_disclaimers",
+                    "labels": [
+                        {"name": "extremist_source", "confidence": 0.95, "actors": ["Islamic State"], "stages": ["rule", "classifier"],
+                         "evidence": [{"field": "body", "start": 6, "end": 55, "text": "video purportedly put out by the Islamic State", "source": "rule:attribution.passive"}]},
+                        {"name": "unverified", "confidence": 0.9, "stages": ["rule"],
+                         "evidence": [{"field": "body", "start": 12, "end": 23, "text": "purportedly", "source": "rule:unverified.cue"}]},
+                    ],
+                    "disclaimers": [
+                        {"id": "extremist_source_notice", "placement": "top", "text": "This content includes material produced or distributed by Islamic State ...",
+                         "html": "<aside class=\"modlabel-disclaimer\" ...><p>...</p></aside>", "already_present": False},
+                    ],
+                    "policy_version": "policy-v1.0+abcdef0123",
+                    "model_version": "rules:actors-2026.11.25+cues-2026.11.25+0123456789ab",
+                }
+            ]
+        }
+    )
+
+    item_id: str | None
+    content_hash: str
+    decision: Literal["publish", "publish_with_disclaimers", "hold_for_review", "block"]
+    labels: list[LabelOut]
+    disclaimers: list[DisclaimerOut]
+    policy_version: str
+    model_version: str
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+ERROR_RESPONSES = {
+    400: {"model": ErrorResponse, "description": "Malformed JSON"},
+    413: {"model": ErrorResponse, "description": "Request body too large"},
+    415: {"model": ErrorResponse, "description": "Not application/json"},
+    422: {"model": ErrorResponse, "description": "A field is invalid; `error.field` names it"},
+}

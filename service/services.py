@@ -1,0 +1,46 @@
+"""The objects a running service holds: the moderator (stages + policy) and storage."""
+
+from __future__ import annotations
+
+import logging
+
+from classifiers.pipeline import Moderator, Timings
+from labels.policy import load_policy_set
+from service.config import Settings
+
+log = logging.getLogger("modlabel")
+
+
+def load_classifier(settings: Settings):
+    """The shipped (or configured) learned stage, or None when disabled or absent."""
+    if not settings.classifier_enabled:
+        return None
+    try:
+        from classifiers.learned.stage import ClassifierStage
+    except ImportError:
+        return None
+    return ClassifierStage.load(settings.model_dir)
+
+
+class Services:
+    """Built once at start; routes reach it through ``app.state.services``."""
+
+    def __init__(self, settings: Settings, moderator: Moderator | None = None):
+        self.settings = settings
+        if moderator is None:
+            moderator = Moderator(policy_set=load_policy_set(settings.policy_dir), classifier=load_classifier(settings))
+        self.moderator = moderator
+
+    def reload_policy(self) -> None:
+        """Swap in a freshly loaded policy tree (SIGHUP); requests in flight keep the old one."""
+        self.moderator.policy_set = load_policy_set(self.settings.policy_dir)
+
+    async def moderate_and_store(self, item: dict, *, request=None) -> dict:
+        timings = Timings()
+        return self.moderator.moderate(item, timings=timings)
+
+    async def readiness(self) -> list[str]:
+        problems = []
+        if self.settings.classifier_enabled and self.moderator.classifier is None:
+            problems.append("classifier model not loaded")
+        return problems

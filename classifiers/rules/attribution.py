@@ -130,7 +130,7 @@ def _passive(view: SentenceView, modifiers) -> list[Finding]:
                     mat = m
             if mat is None:
                 continue
-        if last in _CHANNEL_PREPS or key == "from":
+        if (last in _CHANNEL_PREPS and needs_material) or key == "from":
             # "posted on its channels", "released on ISIS channels", "from Amaq": the agent must own a channel or be an outlet.
             if agent.kind != "outlet" and not _channel_follows(view, agent):
                 if agent.key in _PRONOUNS or agent.kind == "group_references":

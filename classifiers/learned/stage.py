@@ -1,0 +1,99 @@
+"""The classifier stage: calibrated per-label models over n-grams and rule signals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from classifiers.base import Evidence, StageResult, Vote
+from classifiers.document import Document
+from classifiers.learned.features import word_spans
+from classifiers.learned.model import ARTIFACT_DIR, LABEL_FILES, LeanModel, load_pipeline, read_card
+
+EVIDENCE_PER_LABEL = 5
+
+
+class ClassifierStage:
+    """Loads the artifact once; ``run`` scores a document with the lean path."""
+
+    name = "classifier"
+
+    def __init__(self, models: dict[str, LeanModel], thresholds: dict[str, float], version: str, pipelines: dict | None = None):
+        self.models = models
+        self.thresholds = thresholds
+        self.version = version
+        self.pipelines = pipelines or {}
+        self.ngrams = next(iter(models.values())).ngrams
+
+    @classmethod
+    def load(cls, directory: Path | None = None) -> "ClassifierStage | None":
+        directory = Path(directory or ARTIFACT_DIR)
+        if not (directory / "model_card.json").exists():
+            return None
+        card = read_card(directory)
+        pipelines = {label: load_pipeline(directory / fname) for label, fname in LABEL_FILES.items()}
+        models = {label: LeanModel.from_pipeline(p) for label, p in pipelines.items()}
+        return cls(models, card["thresholds"], card["version"], pipelines)
+
+    def probabilities(self, text: str, signals: list[float]) -> dict[str, np.ndarray]:
+        idx = self.ngrams.indices(text)
+        sig = np.asarray(signals, dtype=float)
+        return {label: m.proba(idx, sig) for label, m in self.models.items()}
+
+    def run(self, doc: Document, signals=None) -> StageResult:
+        from classifiers.rules.stage import RuleSignals
+
+        sig = (signals or RuleSignals()).vector()
+        probs = self.probabilities(doc.text_for_model(), sig)
+        result = StageResult(self.name)
+        for label, p in probs.items():
+            classes = list(self.models[label].classes)
+            if label == "graphic_violence":
+                p_none = float(p[classes.index("none")])
+                score = 1.0 - p_none
+                pg, pe = float(p[classes.index("graphic")]), float(p[classes.index("extreme")])
+                severity = "extreme" if pe > pg else "graphic"
+                result.scores["graphic_extreme"] = pe
+            else:
+                score = float(p[classes.index(True)]) if True in classes else float(p[-1])
+                severity = None
+            result.scores[label] = score
+            if score >= self.thresholds[label]:
+                vote = Vote(label, score, severity=severity, evidence=self._evidence(doc, label))
+                if severity:
+                    vote.severity_probs = {"graphic": pg, "extreme": pe}
+                result.votes[label] = vote
+        return result
+
+    def _evidence(self, doc: Document, label: str) -> list[Evidence]:
+        """The word n-grams that pushed hardest toward the label, where they occur."""
+        model = self.models[label]
+        row = model.coef[-1] if model.coef.shape[0] == 1 else model.coef[list(model.classes).index("none")] * -1
+        found: list[tuple[float, Evidence]] = []
+        for f in doc.fields:
+            if f.kind in ("url", "source_url"):
+                continue
+            norm = f.norm
+            idx, starts, ends = word_spans(norm.text, self.ngrams.word_max_n, self.ngrams.n_features)
+            if len(idx) == 0:
+                continue
+            weights = row[idx]
+            top = np.argsort(-weights)[: EVIDENCE_PER_LABEL * 3]
+            for t in top:
+                w = float(weights[t])
+                if w <= 0:
+                    break
+                s, e = norm.span(int(starts[t]), int(ends[t]))
+                found.append((w, Evidence(f.name, s, e, f.text[s:e], f"classifier:ngram:{norm.text[starts[t]:ends[t]]}")))
+        found.sort(key=lambda x: -x[0])
+        out, seen = [], set()
+        for _, ev in found:
+            key = ev.source
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append(ev)
+            if len(out) == EVIDENCE_PER_LABEL:
+                break
+        return out

@@ -1,0 +1,176 @@
+"""``modlabel train``: rebuild the shipped artifact deterministically.
+
+Corpus: ``data/corpus/*.jsonl`` (evaluation format). Items whose id or text is
+in the dev set (``data/eval/dev.jsonl``) are left out. Splits are fixed by a
+hash of the id: 70% train, 15% dev (thresholds), 15% test (the card's metrics).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import skops.io as sio
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import Pipeline
+
+from classifiers.document import build_document
+from classifiers.evaluate import predicted_view, read_jsonl, score
+from classifiers.learned.features import HashedNgrams, ModelFeatures, RuleSignals
+from classifiers.learned.model import ARTIFACT_DIR, LABEL_FILES
+from classifiers.rules.stage import RuleStage
+
+REPO = Path(__file__).resolve().parents[2]
+CORPUS_DIR = REPO / "data" / "corpus"
+DEV_SET = REPO / "data" / "eval" / "dev.jsonl"
+SEED = 20261125
+
+
+def split_of(item_id: str) -> str:
+    bucket = int(hashlib.sha256(item_id.encode()).hexdigest()[:8], 16) % 100
+    return "train" if bucket < 70 else ("dev" if bucket < 85 else "test")
+
+
+@dataclass
+class Example:
+    item: dict
+    text: str
+    signals: list[float]
+    split: str
+
+
+def load_corpus(corpus_dir: Path = CORPUS_DIR, dev_set: Path = DEV_SET) -> tuple[list[dict], str, list[str]]:
+    excluded_ids: set[str] = set()
+    excluded_text: set[str] = set()
+    if dev_set.exists():
+        for it in read_jsonl(dev_set):
+            excluded_ids.add(it.get("id", ""))
+            excluded_text.add((it.get("body") or "").strip())
+    digest = hashlib.sha256()
+    items: list[dict] = []
+    files = sorted(corpus_dir.glob("*.jsonl"))
+    seen_text: set[str] = set()
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        for it in read_jsonl(path):
+            body = (it.get("body") or "").strip()
+            if it["id"] in excluded_ids or (body and body in excluded_text):
+                continue
+            key = (it.get("title") or "") + "\n" + body
+            if key in seen_text:
+                continue
+            seen_text.add(key)
+            items.append(it)
+    return items, digest.hexdigest(), [p.name for p in files]
+
+
+def featurise(items: list[dict], rules: RuleStage) -> list[Example]:
+    out = []
+    for it in items:
+        doc = build_document(it)
+        _, signals = rules.analyse(doc)
+        out.append(Example(it, doc.text_for_model(), signals.vector(), split_of(it["id"])))
+    return out
+
+
+def targets(ex: Example, label: str):
+    exp = ex.item["expected"]
+    if label == "graphic_violence":
+        return exp.get("graphic_violence", "none")
+    return bool(exp.get(label))
+
+
+def make_pipeline(label: str) -> Pipeline:
+    multi = label == "graphic_violence"
+    lr = LogisticRegression(C=4.0, class_weight="balanced", max_iter=5000,
+                            solver="lbfgs" if multi else "liblinear", random_state=SEED)
+    features = ModelFeatures(HashedNgrams(), RuleSignals(scale=3.0))
+    cal = CalibratedClassifierCV(lr, method="sigmoid", cv=StratifiedKFold(5, shuffle=True, random_state=SEED), ensemble=False)
+    return Pipeline([("features", features), ("clf", cal)])
+
+
+def best_threshold(probs: np.ndarray, truth: np.ndarray) -> float:
+    """Threshold with the best F1 on the dev split (ties: the higher threshold), kept within [0.3, 0.8]."""
+    best, best_f1 = 0.5, -1.0
+    for t in np.arange(0.30, 0.801, 0.02):
+        pred = probs >= t
+        tp = int((pred & truth).sum())
+        fp = int((pred & ~truth).sum())
+        fn = int((~pred & truth).sum())
+        f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+        if f1 >= best_f1:
+            best, best_f1 = round(float(t), 2), f1
+    return best
+
+
+def train(out_dir: Path = ARTIFACT_DIR, corpus_dir: Path = CORPUS_DIR, dev_set: Path = DEV_SET, log=print) -> dict:
+    import sklearn
+
+    from classifiers.learned.stage import ClassifierStage
+    from classifiers.learned.model import LeanModel
+    from classifiers.pipeline import Moderator
+    from labels.policy import load_policy_set
+
+    rules = RuleStage()
+    items, data_digest, files = load_corpus(corpus_dir, dev_set)
+    examples = featurise(items, rules)
+    sizes = {s: sum(e.split == s for e in examples) for s in ("train", "dev", "test")}
+    log(f"corpus: {len(examples)} items {sizes}")
+    fit_on = [e for e in examples if e.split == "train"]
+    dev = [e for e in examples if e.split == "dev"]
+    pipelines = {}
+    thresholds = {}
+    for label in LABEL_FILES:
+        pipe = make_pipeline(label)
+        X = [{"text": e.text, "signals": e.signals} for e in fit_on]
+        y = [targets(e, label) for e in fit_on]
+        pipe.fit(X, y)
+        pipelines[label] = pipe
+        Xd = [{"text": e.text, "signals": e.signals} for e in dev]
+        proba = pipe.predict_proba(Xd)
+        classes = list(pipe.classes_)
+        if label == "graphic_violence":
+            p = 1 - proba[:, classes.index("none")]
+            truth = np.array([targets(e, label) != "none" for e in dev])
+        else:
+            p = proba[:, classes.index(True)]
+            truth = np.array([targets(e, label) for e in dev])
+        thresholds[label] = best_threshold(p, truth)
+        log(f"{label}: threshold {thresholds[label]}")
+
+    version = "clf-" + hashlib.sha256((data_digest + json.dumps(thresholds, sort_keys=True)).encode()).hexdigest()[:10]
+    stage = ClassifierStage({k: LeanModel.from_pipeline(p) for k, p in pipelines.items()}, thresholds, version)
+    ps = load_policy_set()
+    test_items = [e.item for e in examples if e.split == "test"]
+    metrics = {}
+    for mode in ("rules", "classifier", "combined"):
+        mod = Moderator(policy_set=ps, rules=rules, classifier=None if mode == "rules" else stage, mode=mode)
+        pairs = [(it["expected"], predicted_view(mod.moderate(it))) for it in test_items]
+        rep = score(pairs)
+        metrics[mode] = {k: v for k, v in rep.items() if k != "decision.confusion"}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for label, pipe in pipelines.items():
+        sio.dump(pipe, out_dir / LABEL_FILES[label])
+    card = {
+        "version": version,
+        "trained_on": {"files": files, "sha256": data_digest, "excluded": str(dev_set.relative_to(REPO)) if dev_set.is_relative_to(REPO) else str(dev_set),
+                       "shared_data": "not used (../shared/data is kept for false-positive measurement only)"},
+        "split_sizes": sizes,
+        "split_rule": "sha256(id) % 100: <70 train, <85 dev, else test",
+        "thresholds": thresholds,
+        "metrics_test_split": metrics,
+        "model": "Pipeline(ModelFeatures(HashedNgrams 2^18 word 1-2 + char 3-5, rule signals), CalibratedClassifierCV(LogisticRegression, sigmoid, 5-fold, ensemble=False))",
+        "libraries": {"python": platform.python_version(), "scikit-learn": sklearn.__version__, "numpy": np.__version__, "skops": sio.__name__ and __import__("skops").__version__},
+        "seed": SEED,
+    }
+    from datetime import date
+
+    card["date"] = date.today().isoformat()
+    (out_dir / "model_card.json").write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+    return card

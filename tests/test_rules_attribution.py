@@ -1,0 +1,72 @@
+"""Attribution versus mention: the extremist_source rules, with hard negatives."""
+
+import pytest
+
+from classifiers.document import build_document
+from classifiers.rules.stage import RuleStage
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return RuleStage()
+
+
+def ext(rules, body, **extra):
+    vote = rules.run(build_document({"body": body, **extra})).votes.get("extremist_source")
+    return vote.actors if vote else None
+
+
+@pytest.mark.parametrize("body,actor", [
+    ("A new video purportedly put out by the Islamic State shows its fighters in Raqqa.", "Islamic State"),
+    ("The footage was released on ISIS channels late on Tuesday.", "Islamic State"),
+    ("Islamic State militants released a video on Tuesday showing the group's fighters.", "Islamic State"),
+    ("In a statement carried by its Amaq news agency, the group said it carried out the attack.", "Islamic State"),
+    ("According to Amaq, the attackers were 'soldiers of the caliphate'.", "Islamic State"),
+    ("Al-Shabaab claimed responsibility for the bombing in a post on a militant website.", "al-Shabaab"),
+    ("An al-Shabaab video shows fighters training in southern Somalia.", "al-Shabaab"),
+    ("The clip, which was posted on the group's Telegram channels, was attributed to Daesh.", "Islamic State"),
+])
+def test_attribution_is_found(rules, body, actor):
+    actors = ext(rules, body)
+    assert actors is not None, body
+    assert actor in actors
+
+
+@pytest.mark.parametrize("body", [
+    "The Iraqi army released footage of airstrikes on ISIS positions near Mosul.",
+    "The Pentagon said Islamic State fighters had been pushed out of the town.",
+    "A UN report on al-Shabaab finances was published on Monday.",
+    "The State Department designated the group a foreign terrorist organisation in 2004.",
+    "The Hamas-run health ministry said in a statement that 40 people were killed.",
+    "Coalition forces fighting ISIS released a video of the operation.",
+    "Analysts say the Islamic State has lost most of its territory since 2017.",
+    "No group has claimed responsibility for the attack, which officials blamed on al-Shabaab.",
+    "The London-based newspaper reported the story in its weekend edition.",
+    "Labour's manifesto promises more police officers.",
+])
+def test_reporting_about_a_group_is_not_attribution(rules, body):
+    assert ext(rules, body) is None, body
+
+
+def test_headline_in_capitals_does_not_read_IS_as_the_group(rules):
+    assert ext(rules, "", title="THE VIDEO IS RELEASED BY THE STUDIO TODAY") is None
+
+
+def test_media_credit_naming_an_outlet_is_attribution(rules):
+    doc = build_document({"type": "media", "media": [{"id": "m1", "caption": "A still from the video", "credit": "Amaq News Agency"}]})
+    vote = rules.run(doc).votes["extremist_source"]
+    assert vote.actors == ["Islamic State"]
+    assert vote.evidence[0].field == "media[0].credit"
+
+
+def test_wire_credit_is_not_attribution(rules):
+    doc = build_document({"type": "media", "media": [{"id": "m1", "caption": "Smoke over the city", "credit": "Reuters"}]})
+    assert "extremist_source" not in rules.run(doc).votes
+
+
+def test_attacker_manifesto_is_attribution(rules):
+    assert ext(rules, "The gunman posted a manifesto online minutes before the attack on the mosque.") == []
+
+
+def test_lexicon_version_is_reported(rules):
+    assert rules.version.startswith("actors-")

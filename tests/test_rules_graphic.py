@@ -1,0 +1,64 @@
+"""Graphic cues with severity, bare counts and figurative use."""
+
+import pytest
+
+from classifiers.document import build_document
+from classifiers.rules.stage import RuleStage
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return RuleStage()
+
+
+def severity(rules, body, **extra):
+    vote = rules.run(build_document({"body": body, **extra})).votes.get("graphic_violence")
+    return vote.severity if vote else "none"
+
+
+@pytest.mark.parametrize("body", [
+    "The video shows the aftermath of the airstrikes, with bodies lying in the rubble.",
+    "Photographs from the scene show pools of blood on the pavement outside the cafe.",
+    "Bodies were strewn across the market after the car bomb exploded.",
+    "Witnesses described charred bodies and severed limbs near the checkpoint.",
+])
+def test_depiction_is_graphic(rules, body):
+    assert severity(rules, body) == "graphic"
+
+
+@pytest.mark.parametrize("body", [
+    "The militants released a video showing the beheading of a hostage.",
+    "The footage shows prisoners being executed by gunmen at close range.",
+    "The gunman livestreamed the attack on the mosque as he opened fire.",
+])
+def test_executions_and_killings_as_they_happen_are_extreme(rules, body):
+    assert severity(rules, body) == "extreme"
+
+
+@pytest.mark.parametrize("body", [
+    "Three people died in the crash, police said.",
+    "The death toll from the earthquake rose to 52, officials said on Monday.",
+    "Two soldiers were killed and four wounded in an ambush, the army said.",
+])
+def test_bare_casualty_counts_are_not_graphic(rules, body):
+    assert severity(rules, body) == "none"
+
+
+@pytest.mark.parametrize("body", [
+    "The startup's killer app helped it win investors.",
+    "She studied graphic design before joining the agency.",
+    "They are shooting a film about the war in Morocco this summer.",
+    "The team executed the plan perfectly in the second half.",
+    "The sequel was a box-office bomb despite its huge budget.",
+    "It was a bloodbath on Wall Street as stocks fell 6 percent.",
+    "The Lakers were massacred at home, losing by 40 points in the season opener.",
+    "Doctors ran a blood test and checked his blood pressure.",
+])
+def test_figurative_language_is_not_graphic(rules, body):
+    assert severity(rules, body) == "none"
+
+
+def test_caption_describing_bodies_flags_the_media_item(rules):
+    doc = build_document({"type": "media", "media": [{"id": "m1", "caption": "Bodies lie under blankets outside the hospital."}]})
+    vote = rules.run(doc).votes["graphic_violence"]
+    assert vote.evidence[0].field == "media[0].caption"

@@ -17,12 +17,13 @@ from labels.taxonomy import LabelName
 LABEL_ORDER = (LabelName.EXTREMIST_SOURCE, LabelName.GRAPHIC_VIOLENCE, LabelName.UNVERIFIED)
 
 
-def _combine(rule: Vote | None, clf: Vote | None, clf_score: float | None) -> float:
+def _combine(rule: Vote | None, clf_score: float | None) -> float:
+    """Fused confidence: the classifier's calibrated probability, lifted by a firing rule."""
     if clf_score is None:
         return rule.confidence if rule else 0.0
     if rule is None:
         return clf_score
-    # noisy-or of two fairly independent pieces of evidence
+    # noisy-or with a damped classifier term: a firing rule keeps its confidence or gains
     return 1 - (1 - rule.confidence) * (1 - clf_score) ** 0.5
 
 
@@ -35,9 +36,10 @@ def fuse(results: list[StageResult], policy: Policy, *, hash_votes: list[Vote] |
         rv = rule.votes.get(name) if rule else None
         cv = clf.votes.get(name) if clf else None
         cscore = clf.scores.get(name) if clf else None
-        conf = _combine(rv, cv, cscore)
+        conf = _combine(rv, cscore)
         hv = [v for v in hash_votes or () if v.name == name]
-        if conf < policy.thresholds[name] and not hv:
+        # A firing rule labels on its own; without one, the classifier must reach the policy's threshold.
+        if rv is None and conf < policy.thresholds[name] and not hv:
             continue
         stages = []
         evidence = []

@@ -28,9 +28,18 @@ class Policy:
     review_low: float
     review_high: float
     reason_codes: tuple[str, ...]
+    # When set, each label's band is [threshold, threshold + width) instead of [low, high).
+    review_width: float | None = None
 
-    def in_review_band(self, confidence: float) -> bool:
-        return self.review_low <= confidence < self.review_high
+    def band(self, label: str) -> tuple[float, float]:
+        if self.review_width is not None:
+            t = self.thresholds[label]
+            return t, t + self.review_width
+        return self.review_low, self.review_high
+
+    def in_review_band(self, confidence: float, label: str | None = None) -> bool:
+        low, high = self.band(label) if label else (self.review_low, self.review_high)
+        return low <= confidence < high
 
 
 @dataclass(frozen=True)
@@ -105,9 +114,16 @@ def _policy_from(data: dict, path: Path, base: Policy | None = None) -> Policy:
         if label.value not in thresholds:
             raise fail("thresholds", f"missing threshold for {label.value}")
     band = data.get("review_band")
+    width = base.review_width if base else None
     if band is None and base is not None:
         low, high = base.review_low, base.review_high
+    elif isinstance(band, dict) and set(band) == {"width"}:
+        width = band["width"]
+        if not isinstance(width, (int, float)) or not 0 <= width <= 0.5:
+            raise fail("review_band", "width must be a number in [0, 0.5]")
+        low, high = 0.0, 0.0
     else:
+        width = None
         if not isinstance(band, dict) or not {"low", "high"} <= band.keys():
             raise fail("review_band", 'expected {"low": x, "high": y}')
         low, high = band["low"], band["high"]
@@ -116,7 +132,7 @@ def _policy_from(data: dict, path: Path, base: Policy | None = None) -> Policy:
     codes = data.get("reason_codes", list(base.reason_codes) if base else [])
     if not isinstance(codes, list) or not codes or not all(isinstance(c, str) for c in codes):
         raise fail("reason_codes", "a non-empty list of strings is required")
-    return Policy(version, thresholds, float(low), float(high), tuple(codes))
+    return Policy(version, thresholds, float(low), float(high), tuple(codes), float(width) if width is not None else None)
 
 
 def load_policy_set(root: Path | None = None) -> PolicySet:
@@ -202,6 +218,6 @@ def decide(labels: list[dict], policy: Policy, *, blocked: bool = False) -> Deci
     gv = names.get(LabelName.GRAPHIC_VIOLENCE)
     if LabelName.EXTREMIST_SOURCE in names and gv is not None and gv.get("severity") == Severity.EXTREME:
         return Decision.HOLD_FOR_REVIEW
-    if any(policy.in_review_band(lab["confidence"]) for lab in labels if "override" not in lab.get("stages", ())):
+    if any(policy.in_review_band(lab["confidence"], lab["name"]) for lab in labels if "override" not in lab.get("stages", ())):
         return Decision.HOLD_FOR_REVIEW
     return Decision.PUBLISH_WITH_DISCLAIMERS

@@ -8,8 +8,9 @@ from service.responses import JsonResponse
 from service.config import Settings, get_settings
 from service.errors import install_error_handlers
 from service.limits import BodySizeLimit
-from service.routes import health, moderate
+from service.routes import health, items, moderate, webhooks
 from service.services import Services
+from service.storage import lifespan
 
 API_VERSION = "0.1.0"
 
@@ -22,11 +23,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         description="Labels news content for extremist sources, graphic violence and unverified material, "
         "decides how it may be published, and renders the disclaimers it needs.",
         default_response_class=JsonResponse,
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.services = services or Services(settings)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(moderate.router)
+    app.include_router(webhooks.router)
+    app.include_router(items.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     return app

@@ -104,3 +104,24 @@ def openapi(write: bool = typer.Option(False, "--write", help="Write openapi/ope
 
 def main() -> None:  # pragma: no cover
     app()
+
+
+@app.command()
+def train(out: Optional[Path] = typer.Option(None, help="Artifact directory (default: the shipped one).")):
+    """Rebuild the learned models from data/corpus deterministically."""
+    from classifiers.learned.train import train as run_train
+    from classifiers.learned.model import ARTIFACT_DIR
+
+    card = run_train(out or ARTIFACT_DIR, log=lambda m: console.print(m))
+    table = Table(title=f"model {card['version']} (test split)")
+    table.add_column("metric")
+    for mode in card["metrics_test_split"]:
+        table.add_column(mode, justify="right")
+    for key in ("extremist_source.f1", "graphic_violence.f1", "graphic_violence.severity_accuracy", "unverified.f1", "decision.accuracy", "n"):
+        table.add_row(key, *[str(card["metrics_test_split"][m][key]) for m in card["metrics_test_split"]])
+    Console().print(table)
+
+from service.cli_storage import db_app, webhooks_app  # noqa: E402
+
+app.add_typer(db_app, name="db")
+app.add_typer(webhooks_app, name="webhooks")

@@ -32,6 +32,19 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     webhook_tolerance_seconds: int = 300
     webhook_fail_mode: str = Field("open", description="'open' or 'closed' when the database is down.")
+    # Storage, webhook deliveries and callbacks (service.storage, service.outbox).
+    migrate_on_start: bool | None = Field(None, description="Run migrations at start; unset means only for embedded SQLite.")
+    db_pool_size: int = 10
+    webhook_wait_seconds: float = Field(10.0, description="How long a duplicate delivery waits for the first one to finish.")
+    webhook_claim_lease_seconds: float = Field(60.0, description="After this, a delivery left 'processing' is taken over.")
+    callback_urls: dict[str, str] = Field(default_factory=dict, description="Publisher -> callback URL; wins over labels/publishers/<name>.json.")
+    outbox_enabled: bool = Field(True, description="Run the callback sender in the app's lifespan.")
+    outbox_poll_seconds: float = 2.0
+    outbox_max_attempts: int = 12
+    outbox_backoff_seconds: float = Field(5.0, description="First retry delay; doubles per attempt.")
+    outbox_backoff_max_seconds: float = 3600.0
+    outbox_lease_seconds: float = Field(60.0, description="A claimed callback not marked sent by then is sent again.")
+    outbox_timeout_seconds: float = 10.0
     rate_limit_per_minute: int = 600
     review_claim_seconds: int = 900
     bootstrap_admin: bool = Field(True, description="Create and print an admin key on first start.")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 
+import anyio
+
 from classifiers.pipeline import Moderator, Timings
 from labels.policy import load_policy_set
 from service.config import Settings
+from service.storage import Storage, store_result
 
 log = logging.getLogger("modlabel")
 
@@ -25,22 +28,32 @@ def load_classifier(settings: Settings):
 class Services:
     """Built once at start; routes reach it through ``app.state.services``."""
 
-    def __init__(self, settings: Settings, moderator: Moderator | None = None):
+    def __init__(self, settings: Settings, moderator: Moderator | None = None, storage: Storage | None = None):
         self.settings = settings
         if moderator is None:
             moderator = Moderator(policy_set=load_policy_set(settings.policy_dir), classifier=load_classifier(settings))
         self.moderator = moderator
+        self.storage = storage or Storage(settings)
 
     def reload_policy(self) -> None:
         """Swap in a freshly loaded policy tree (SIGHUP); requests in flight keep the old one."""
         self.moderator.policy_set = load_policy_set(self.settings.policy_dir)
 
     async def moderate_and_store(self, item: dict, *, request=None) -> dict:
+        """Moderate; an item with an ``id`` is also stored as its current decision (one transaction)."""
         timings = Timings()
-        return self.moderator.moderate(item, timings=timings)
+        result = self.moderator.moderate(item, timings=timings)
+        if item.get("id"):
+            await anyio.to_thread.run_sync(self._store_api_result, item.get("publisher") or "default", item["id"], result)
+        return result
+
+    def _store_api_result(self, publisher: str, item_id: str, result: dict) -> None:
+        with self.storage.session() as session:
+            store_result(session, publisher=publisher, item_id=item_id, result=result, source="api")
 
     async def readiness(self) -> list[str]:
         problems = []
         if self.settings.classifier_enabled and self.moderator.classifier is None:
             problems.append("classifier model not loaded")
+        problems.extend(await anyio.to_thread.run_sync(self.storage.problems))
         return problems

@@ -88,8 +88,9 @@ def test_decisions():
     assert decide(labels("unverified"), p).value == "publish_with_disclaimers"
     assert decide(labels("extremist_source", "graphic_violence", severity="extreme"), p).value == "hold_for_review"
     assert decide(labels("extremist_source", "graphic_violence", severity="graphic"), p).value == "publish_with_disclaimers"
-    band = (p.review_low + p.review_high) / 2
-    assert decide(labels("unverified", confidence=band), p).value == "hold_for_review"
+    low, high = p.band("unverified")
+    assert decide(labels("unverified", confidence=(low + high) / 2), p).value == "hold_for_review"
+    assert decide(labels("unverified", confidence=high), p).value == "publish_with_disclaimers"
     assert decide(labels("unverified"), p, blocked=True).value == "block"
 
 
@@ -109,6 +110,6 @@ def test_policy_errors_name_file_and_line(tmp_path: Path):
 
     tmpl = root / "templates" / "en.json"
     tmpl.write_text(tmpl.read_text().replace("{actors}", "{actor}", 1))
-    pol.write_text(json.dumps({**data, "review_band": {"low": 0.5, "high": 0.6}}, indent=2))
+    pol.write_text(json.dumps({**data, "review_band": {"width": 0.04}}, indent=2))
     with pytest.raises(PolicyError, match="en.json:.*unknown template variable"):
         load_policy_set(root)

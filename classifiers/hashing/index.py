@@ -65,12 +65,12 @@ def hashes_to_words(hashes_hex: Sequence[str]) -> np.ndarray:
     count = len(hashes_hex)
     if count == 0:
         return np.empty((0, WORDS), dtype=np.uint64)
-    try:
-        if all(isinstance(h, str) and len(h) == HASH_HEX_CHARS for h in hashes_hex):
+    try:  # fast path: one C-level join and decode (join refuses non-strings)
+        if set(map(len, hashes_hex)) == {HASH_HEX_CHARS}:
             raw = bytes.fromhex("".join(hashes_hex))
-            if len(raw) == count * HASH_BYTES:
+            if len(raw) == count * HASH_BYTES:  # fromhex skips whitespace
                 return np.frombuffer(raw, dtype=np.uint64).reshape(count, WORDS).copy()
-    except ValueError:
+    except (TypeError, ValueError):
         pass
     # Slow path, only to report which hash is malformed.
     for position, hash_hex in enumerate(hashes_hex):
@@ -151,7 +151,10 @@ class _SortedSegment:
         first_of_run = np.cumsum(lengths) - lengths
         return np.repeat(starts - first_of_run, lengths) + np.arange(total)
 
-    def search_probe(self, query: np.ndarray, max_distance: int, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def search_probe(
+        self, query: np.ndarray, max_distance: int, positions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, distances) of the live probed entries within ``max_distance``."""
         rows = self.perm[positions]
         dist = distances(self.words[rows], query)
         keep = dist <= max_distance
@@ -162,6 +165,7 @@ class _SortedSegment:
         return self.ids[rows[live]], dist[live]
 
     def search_brute(self, query: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, distances) of the live entries within ``max_distance``, by scanning in blocks."""
         found_rows, found_dist = [], []
         for start in range(0, len(self.ids), BRUTE_BLOCK_ROWS):
             dist = distances(self.words[start : start + BRUTE_BLOCK_ROWS], query)
@@ -224,8 +228,10 @@ class HashIndex:
         words = hashes_to_words(hashes_hex)
         if len(id_array) == 0:
             return
-        if len(np.unique(id_array)) != len(id_array):
-            raise ValueError("duplicate ids in one add()")
+        sorted_ids = np.sort(id_array)
+        repeated = sorted_ids[1:] == sorted_ids[:-1]
+        if repeated.any():
+            raise ValueError(f"id {int(sorted_ids[1:][repeated][0])} appears twice in one add()")
         present = self._main.is_live(id_array) | np.isin(id_array, self._tail_ids[: self._tail_len])
         if present.any():
             raise ValueError(f"id {int(id_array[present][0])} is already in the index")

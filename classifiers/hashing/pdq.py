@@ -98,7 +98,9 @@ def compute_pdq(
     return PdqHash(hash_hex, int(quality), image_format, width, height)
 
 
-def open_image(data: bytes | bytearray | memoryview, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Image.Image, str]:
+def open_image(
+    data: bytes | bytearray | memoryview, *, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> tuple[Image.Image, str]:
     """Identify, size-check, verify and decode ``data``; return the loaded image and its format.
 
     Raises :class:`ImageError`. The caller owns (and should close) the image.
@@ -158,11 +160,20 @@ def _open(data: bytes, formats: tuple[str, ...]) -> Image.Image:
     try:
         return Image.open(BytesIO(data), formats=list(formats))
     except UnidentifiedImageError as exc:
+        if _has_allowed_signature(data):
+            raise ImageError("corrupt", "image header could not be read") from exc
         raise ImageError("unsupported", "not a JPEG, PNG, GIF, WebP or BMP image") from exc
     except Image.DecompressionBombError as exc:
         raise ImageError("too_large", f"image is too large: {exc}") from exc
     except Exception as exc:
         raise ImageError("corrupt", f"image header could not be read: {exc}") from exc
+
+
+def _has_allowed_signature(data: bytes) -> bool:
+    """Whether ``data`` starts with the magic bytes of an allowed format."""
+    if data.startswith(b"RIFF") and data[8:12] == b"WEBP":
+        return True
+    return data.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM"))
 
 
 def _check_size(size: tuple[int, int], max_pixels: int) -> None:

@@ -24,6 +24,7 @@ TRUSTED = [
     "classifiers.learned.features.ModelFeatures",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
+    "sklearn.model_selection._split.StratifiedKFold",
 ]
 
 

@@ -63,6 +63,9 @@ class ClassifierStage:
                 vote = Vote(label, score, severity=severity, evidence=self._evidence(doc, label))
                 if severity:
                     vote.severity_probs = {"graphic": pg, "extreme": pe}
+                if label == "extremist_source" and signals is not None and signals.mentioned:
+                    top = max(signals.mentioned.values())
+                    vote.actors = [a for a, n in signals.mentioned.items() if n == top]
                 result.votes[label] = vote
         return result
 

@@ -109,7 +109,8 @@ def best_threshold(probs: np.ndarray, truth: np.ndarray) -> float:
     return best
 
 
-def train(out_dir: Path = ARTIFACT_DIR, corpus_dir: Path = CORPUS_DIR, dev_set: Path = DEV_SET, log=print) -> dict:
+def train(out_dir: Path = ARTIFACT_DIR, corpus_dir: Path = CORPUS_DIR, dev_set: Path = DEV_SET, log=print,
+          write_policy: bool = True) -> dict:
     import sklearn
 
     from classifiers.learned.stage import ClassifierStage
@@ -144,9 +145,14 @@ def train(out_dir: Path = ARTIFACT_DIR, corpus_dir: Path = CORPUS_DIR, dev_set: 
         thresholds[label] = best_threshold(p, truth)
         log(f"{label}: threshold {thresholds[label]}")
 
+    if write_policy:
+        write_policy_thresholds(thresholds)
     version = "clf-" + hashlib.sha256((data_digest + json.dumps(thresholds, sort_keys=True)).encode()).hexdigest()[:10]
     stage = ClassifierStage({k: LeanModel.from_pipeline(p) for k, p in pipelines.items()}, thresholds, version)
-    ps = load_policy_set()
+    base = load_policy_set()
+    from dataclasses import replace
+
+    ps = replace(base, policy=replace(base.policy, thresholds=dict(thresholds)))
     test_items = [e.item for e in examples if e.split == "test"]
     metrics = {}
     for mode in ("rules", "classifier", "combined"):
@@ -161,6 +167,7 @@ def train(out_dir: Path = ARTIFACT_DIR, corpus_dir: Path = CORPUS_DIR, dev_set: 
         "version": version,
         "trained_on": {"files": files, "sha256": data_digest, "excluded": str(dev_set.relative_to(REPO)) if dev_set.is_relative_to(REPO) else str(dev_set),
                        "shared_data": "not used (../shared/data is kept for false-positive measurement only)"},
+        "rule_lexicon": rules.version,
         "split_sizes": sizes,
         "split_rule": "sha256(id) % 100: <70 train, <85 dev, else test",
         "thresholds": thresholds,
@@ -174,3 +181,13 @@ def train(out_dir: Path = ARTIFACT_DIR, corpus_dir: Path = CORPUS_DIR, dev_set: 
     card["date"] = date.today().isoformat()
     (out_dir / "model_card.json").write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
     return card
+
+
+def write_policy_thresholds(thresholds: dict[str, float]) -> None:
+    """Store the dev-split thresholds with the policy (labels/policies/v1.json)."""
+    from labels.policy import LABELS_DIR
+
+    path = sorted((LABELS_DIR / "policies").glob("*.json"))[-1]
+    data = json.loads(path.read_text())
+    data["thresholds"] = {k: thresholds[k] for k in sorted(thresholds)}
+    path.write_text(json.dumps(data, indent=2) + "\n")

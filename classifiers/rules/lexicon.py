@@ -85,7 +85,9 @@ def build_lexicon(actors_path: Path | None = None, cues_path: Path | None = None
             continue
         actor = Actor(a["id"], a["canonical"], a.get("kind", "other"), tuple(x["list"] for x in a.get("lists", [])))
         actors[actor.id] = actor
-        names = [a["canonical"], *a.get("aliases", []), *a.get("transliterations", []), *a.get("misspellings", [])]
+        exact_only = set(a.get("case_sensitive_aliases", []))
+        names = [n for n in (a["canonical"], *a.get("aliases", []), *a.get("transliterations", []), *a.get("misspellings", []))
+                 if n not in exact_only]
         for name in names:
             for variant in _alias_variants(name):
                 _add(table, variant, "actor", actor.id)

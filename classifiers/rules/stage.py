@@ -36,6 +36,8 @@ class RuleSignals:
     figurative: int = 0
     depiction: int = 0
     rules: dict[str, int] = field(default_factory=dict)
+    # Canonical names of actors mentioned anywhere, most mentioned first (for classifier-only labels).
+    mentioned: dict[str, int] = field(default_factory=dict)
 
     def vector(self) -> list[float]:
         return [self.attribution, self.graphic, self.extreme, self.unverified, min(self.actor_mentions, 10) / 10,
@@ -133,6 +135,9 @@ class RuleStage:
                 return best or sentence_actor
 
             for h in hits:
+                if h.kind in ("actor", "outlet"):
+                    name = lex.actors[h.payload].canonical
+                    signals.mentioned[name] = signals.mentioned.get(name, 0) + 1
                 if h.kind == "actor":
                     signals.actor_mentions += 1
                 elif h.kind == "outlet":

@@ -1,0 +1,1 @@
+"""Benchmarks, runnable as ``python -m bench.<name>``; each prints one table."""

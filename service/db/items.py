@@ -1,0 +1,101 @@
+"""Items and their results: store a result as an item's current decision, read its history.
+
+Each function works inside the caller's session (one transaction per request) and
+never commits.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from service.db.models import SOURCES, Item, ModerationResultRow, utcnow
+
+
+def lock_item(session: Session, *, publisher: str, item_id: str, content_hash: str, decision: str) -> tuple[Item, bool]:
+    """The item row, created when absent, locked for this transaction; (item, created)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    now = utcnow()
+    stmt = insert(Item).values(
+        publisher=publisher, item_id=item_id, content_hash=content_hash, decision=decision, updated_at=now,
+    ).on_conflict_do_nothing(index_elements=["publisher", "item_id"])
+    created = session.exec(stmt).rowcount == 1  # type: ignore[call-overload]
+    query = select(Item).where(Item.publisher == publisher, Item.item_id == item_id)
+    if dialect == "postgresql":
+        query = query.with_for_update()
+    item = session.exec(query.execution_options(populate_existing=True)).one()
+    return item, created
+
+
+def store_result(
+    session: Session,
+    *,
+    publisher: str,
+    item_id: str,
+    result: dict,
+    source: str,
+    reason: str | None = None,
+    delivery_id: int | None = None,
+) -> tuple[ModerationResultRow, str | None]:
+    """Add ``result`` to the item's history and make it current; (row, previous decision or None)."""
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+    item, created = lock_item(session, publisher=publisher, item_id=item_id,
+                              content_hash=result["content_hash"], decision=result["decision"])
+    previous = None if created or item.current_result_id is None else item.decision
+    row = ModerationResultRow(
+        item_pk=item.id,  # type: ignore[arg-type]
+        content_hash=result["content_hash"],
+        decision=result["decision"],
+        labels=result.get("labels") or [],
+        disclaimers=result.get("disclaimers") or [],
+        policy_version=result.get("policy_version", ""),
+        model_version=result.get("model_version", ""),
+        source=source,
+        reason=reason,
+        delivery_id=delivery_id,
+    )
+    session.add(row)
+    session.flush()
+    item.content_hash = row.content_hash
+    item.decision = row.decision
+    item.current_result_id = row.id
+    item.updated_at = row.created_at
+    session.add(item)
+    session.flush()
+    return row, previous
+
+
+def get_item(session: Session, *, publisher: str, item_id: str) -> Item | None:
+    return session.exec(select(Item).where(Item.publisher == publisher, Item.item_id == item_id)).first()
+
+
+def current_result(session: Session, item: Item) -> ModerationResultRow | None:
+    if item.current_result_id is None:
+        return None
+    return session.get(ModerationResultRow, item.current_result_id)
+
+
+def history(session: Session, item: Item, *, limit: int = 100) -> list[ModerationResultRow]:
+    """The item's results, newest first."""
+    query = (select(ModerationResultRow).where(ModerationResultRow.item_pk == item.id)
+             .order_by(col(ModerationResultRow.created_at).desc(), col(ModerationResultRow.id).desc()).limit(limit))
+    return list(session.exec(query).all())
+
+
+def result_dict(row: ModerationResultRow, item: Item) -> dict:
+    """A stored result in the shape of the public contract, plus where it came from."""
+    return {
+        "result_id": row.id,
+        "item_id": item.item_id,
+        "content_hash": row.content_hash,
+        "decision": row.decision,
+        "labels": row.labels,
+        "disclaimers": row.disclaimers,
+        "policy_version": row.policy_version,
+        "model_version": row.model_version,
+        "source": row.source,
+        "reason": row.reason,
+        "created_at": row.created_at.isoformat(),
+    }

@@ -100,7 +100,8 @@ def claim_due(engine: Engine, *, now: datetime | None = None, lease_seconds: flo
             stmt = (update(OutboxMessage)
                     .where(col(OutboxMessage.id) == msg.id, col(OutboxMessage.delivered_at).is_(None),
                            col(OutboxMessage.next_attempt_at) == msg.next_attempt_at)
-                    .values(next_attempt_at=lease, attempts=msg.attempts + 1))
+                    .values(next_attempt_at=lease, attempts=msg.attempts + 1)
+                    .execution_options(synchronize_session=False))
             if session.exec(stmt).rowcount == 1:  # type: ignore[call-overload]
                 session.expunge(msg)
                 msg.attempts += 1

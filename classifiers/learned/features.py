@@ -84,24 +84,17 @@ def word_spans(folded: str, max_n: int, n_features: int) -> tuple[np.ndarray, np
 
     Whitespace runs hash like single spaces, so indices agree with ``HashedNgrams``.
     """
-    words = folded.split()
-    if not words:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    collapsed = " ".join(words)
-    # map collapsed offsets back to the uncollapsed text
-    back = np.empty(len(collapsed) + 1, dtype=np.int64)
-    pos = 0
-    j = 0
-    for w in words:
-        k = folded.find(w, pos)
-        back[j:j + len(w)] = np.arange(k, k + len(w))
-        j += len(w)
-        if j < len(collapsed):
-            back[j] = k + len(w)
-            j += 1
-        pos = k + len(w)
-    back[len(collapsed)] = len(folded)
-    c = np.frombuffer(collapsed.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    empty = np.zeros(0, dtype=np.int64)
+    raw = np.frombuffer(folded.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    space = (raw == 32) | (raw == 10) | (raw == 9) | (raw == 13) | (raw == 12) | (raw == 11)
+    prev_space = np.concatenate(([True], space[:-1]))
+    keep = ~(space & prev_space)
+    back = np.flatnonzero(keep)
+    if len(back) and space[back[-1]]:
+        back = back[:-1]  # trailing whitespace
+    if len(back) == 0:
+        return empty, empty, empty
+    c = np.where(space[back], np.uint64(32), raw[back])
     w = _is_word(c)
     edges = np.diff(np.concatenate(([False], w, [False])).astype(np.int8))
     starts = np.flatnonzero(edges == 1)
@@ -112,6 +105,8 @@ def word_spans(folded: str, max_n: int, n_features: int) -> tuple[np.ndarray, np
         idx.append((h % np.uint64(n_features)).astype(np.int64))
         s_out.append(back[starts[: len(h)]])
         e_out.append(back[ends[size - 1: size - 1 + len(h)] - 1] + 1)
+    if not idx:
+        return empty, empty, empty
     return np.concatenate(idx), np.concatenate(s_out), np.concatenate(e_out)
 
 

@@ -47,6 +47,7 @@ class ClassifierStage:
         sig = (signals or RuleSignals()).vector()
         probs = self.probabilities(doc.text_for_model(), sig)
         result = StageResult(self.name)
+        spans: dict[str, tuple] = {}
         for label, p in probs.items():
             classes = list(self.models[label].classes)
             if label == "graphic_violence":
@@ -60,7 +61,7 @@ class ClassifierStage:
                 severity = None
             result.scores[label] = score
             if score >= self.thresholds[label]:
-                vote = Vote(label, score, severity=severity, evidence=self._evidence(doc, label))
+                vote = Vote(label, score, severity=severity, evidence=self._evidence(doc, label, spans))
                 if severity:
                     vote.severity_probs = {"graphic": pg, "extreme": pe}
                 if label == "extremist_source" and signals is not None and signals.mentioned:
@@ -69,7 +70,7 @@ class ClassifierStage:
                 result.votes[label] = vote
         return result
 
-    def _evidence(self, doc: Document, label: str) -> list[Evidence]:
+    def _evidence(self, doc: Document, label: str, spans: dict[str, tuple]) -> list[Evidence]:
         """The word n-grams that pushed hardest toward the label, where they occur."""
         model = self.models[label]
         row = model.coef[-1] if model.coef.shape[0] == 1 else model.coef[list(model.classes).index("none")] * -1
@@ -78,7 +79,9 @@ class ClassifierStage:
             if f.kind in ("url", "source_url"):
                 continue
             norm = f.norm
-            idx, starts, ends = word_spans(norm.text, self.ngrams.word_max_n, self.ngrams.n_features)
+            if f.name not in spans:
+                spans[f.name] = word_spans(norm.text, self.ngrams.word_max_n, self.ngrams.n_features)
+            idx, starts, ends = spans[f.name]
             if len(idx) == 0:
                 continue
             weights = row[idx]

@@ -121,3 +121,7 @@ def storage(make_settings, db_url):
 def shared_dir() -> Path:
     """../shared next to the checkout (test data staged for the team)."""
     return Path(__file__).resolve().parents[2] / "shared"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "postgres: needs a PostgreSQL server (skipped with the reason when none answers)")

@@ -182,3 +182,15 @@ def test_moderate_stores_results_with_an_id(storage, make_settings):
         assert client.get("/readyz").json()["status"] in ("ready", "unavailable")
     with app.state.services.storage.session() as s:
         assert s.exec(select(func.count()).select_from(ModerationResultRow)).one() == 1
+
+
+def test_an_override_stays_current_until_the_content_changes(storage):
+    with storage.session() as s:
+        q.store_result(s, publisher="p", item_id="a1", result=result("hold_for_review"), source="webhook")
+        record_decision_change(s, "p", "a1", result("publish"), "override")
+        q.store_result(s, publisher="p", item_id="a1", result=result("hold_for_review"), source="webhook")  # same content
+        item = q.get_item(s, publisher="p", item_id="a1")
+        assert item.decision == "publish" and q.current_result(s, item).source == "override"
+        q.store_result(s, publisher="p", item_id="a1", result=result("hold_for_review", "h2"), source="webhook")  # edited
+        item = q.get_item(s, publisher="p", item_id="a1")
+        assert item.decision == "hold_for_review" and len(q.history(s, item)) == 4

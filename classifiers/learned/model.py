@@ -72,7 +72,14 @@ class LeanModel:
 
     def proba(self, text_indices: np.ndarray, signals: np.ndarray) -> np.ndarray:
         """Class probabilities, as CalibratedClassifierCV.predict_proba computes them."""
-        df = self.decision(text_indices, signals)
+        return self.calibrate(self.decision(text_indices, signals))
+
+    def decision_from_text_sum(self, text_sum: np.ndarray, n: int, signals: np.ndarray) -> np.ndarray:
+        """Decision values given the summed text weights (shared gather, see ClassifierStage)."""
+        text_part = text_sum / np.sqrt(n) if n else np.zeros(len(self.intercept))
+        return text_part + self.coef[:, self.n_features:] @ (signals * self.signal_scale) + self.intercept
+
+    def calibrate(self, df: np.ndarray) -> np.ndarray:
         p = 1.0 / (1.0 + np.exp(self.cal_a * df + self.cal_b))
         if len(self.classes) == 2:
             return np.array([1.0 - p[0], p[0]])

@@ -25,6 +25,16 @@ class ClassifierStage:
         self.version = version
         self.pipelines = pipelines or {}
         self.ngrams = next(iter(models.values())).ngrams
+        # All models' text weights side by side, one row per feature: one gather serves every label.
+        n = self.ngrams.n_features
+        self._rows: dict[str, slice] = {}
+        blocks, start = [], 0
+        for label, m in models.items():
+            k = m.coef.shape[0]
+            blocks.append(m.coef[:, :n])
+            self._rows[label] = slice(start, start + k)
+            start += k
+        self._weights = np.ascontiguousarray(np.vstack(blocks).T)
 
     @classmethod
     def load(cls, directory: Path | None = None) -> "ClassifierStage | None":
@@ -39,7 +49,12 @@ class ClassifierStage:
     def probabilities(self, text: str, signals: list[float]) -> dict[str, np.ndarray]:
         idx = self.ngrams.indices(text)
         sig = np.asarray(signals, dtype=float)
-        return {label: m.proba(idx, sig) for label, m in self.models.items()}
+        sums = self._weights[idx].sum(axis=0)
+        out = {}
+        for label, m in self.models.items():
+            df = m.decision_from_text_sum(sums[self._rows[label]], len(idx), sig)
+            out[label] = m.calibrate(df)
+        return out
 
     def run(self, doc: Document, signals=None) -> StageResult:
         from classifiers.rules.stage import RuleSignals
@@ -85,7 +100,9 @@ class ClassifierStage:
             if len(idx) == 0:
                 continue
             weights = row[idx]
-            top = np.argsort(-weights)[: EVIDENCE_PER_LABEL * 3]
+            k = min(EVIDENCE_PER_LABEL * 3, len(weights))
+            top = np.argpartition(-weights, k - 1)[:k]
+            top = top[np.argsort(-weights[top])]
             for t in top:
                 w = float(weights[t])
                 if w <= 0:

@@ -90,7 +90,7 @@ def make_pipeline(label: str) -> Pipeline:
     multi = label == "graphic_violence"
     lr = LogisticRegression(C=4.0, class_weight="balanced", max_iter=5000,
                             solver="lbfgs" if multi else "liblinear", random_state=SEED)
-    features = ModelFeatures(HashedNgrams(), RuleSignals(scale=3.0))
+    features = ModelFeatures(HashedNgrams(n_features=2**16), RuleSignals(scale=3.0))
     cal = CalibratedClassifierCV(lr, method="sigmoid", cv=StratifiedKFold(5, shuffle=True, random_state=SEED), ensemble=False)
     return Pipeline([("features", features), ("clf", cal)])
 
@@ -172,7 +172,7 @@ def train(out_dir: Path = ARTIFACT_DIR, corpus_dir: Path = CORPUS_DIR, dev_set: 
         "split_rule": "sha256(id) % 100: <70 train, <85 dev, else test",
         "thresholds": thresholds,
         "metrics_test_split": metrics,
-        "model": "Pipeline(ModelFeatures(HashedNgrams 2^18 word 1-2 + char 3-5, rule signals), CalibratedClassifierCV(LogisticRegression, sigmoid, 5-fold, ensemble=False))",
+        "model": "Pipeline(ModelFeatures(HashedNgrams 2^16 word 1-2 + char 3-5, rule signals), CalibratedClassifierCV(LogisticRegression, sigmoid, 5-fold, ensemble=False))",
         "libraries": {"python": platform.python_version(), "scikit-learn": sklearn.__version__, "numpy": np.__version__, "skops": sio.__name__ and __import__("skops").__version__},
         "seed": SEED,
     }

@@ -38,7 +38,11 @@ def store_result(
     reason: str | None = None,
     delivery_id: int | None = None,
 ) -> tuple[ModerationResultRow, str | None]:
-    """Add ``result`` to the item's history and make it current; (row, previous decision or None)."""
+    """Add ``result`` to the item's history and make it current; (row, previous decision or None).
+
+    A moderator's override stays current over later api/webhook/rescan results for
+    the same content hash (labels policy: it wins until the item's content changes).
+    """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
     item, created = lock_item(session, publisher=publisher, item_id=item_id,
@@ -58,6 +62,8 @@ def store_result(
     )
     session.add(row)
     session.flush()
+    if source != "override" and _override_stands(session, item, row.content_hash):
+        return row, previous  # kept in the history; the moderator's decision stays current
     item.content_hash = row.content_hash
     item.decision = row.decision
     item.current_result_id = row.id
@@ -65,6 +71,14 @@ def store_result(
     session.add(item)
     session.flush()
     return row, previous
+
+
+def _override_stands(session: Session, item: Item, content_hash: str) -> bool:
+    """The current result is a moderator's override of this very content (it wins until the content changes)."""
+    if item.current_result_id is None or item.content_hash != content_hash:
+        return False
+    current = session.get(ModerationResultRow, item.current_result_id)
+    return current is not None and current.source == "override"
 
 
 def get_item(session: Session, *, publisher: str, item_id: str) -> Item | None:

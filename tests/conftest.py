@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-_ORIGINAL_DATABASE_URL = os.environ.pop("DATABASE_URL", None) or os.environ.pop("MODLABEL_DATABASE_URL", None)
+_ORIGINAL_DATABASE_URL = os.environ.pop("DATABASE_URL", None)
+_ORIGINAL_DATABASE_URL = os.environ.pop("MODLABEL_DATABASE_URL", None) or _ORIGINAL_DATABASE_URL
 _DATA_DIR = tempfile.mkdtemp(prefix="modlabel-test-")
 os.environ["MODLABEL_DATA_DIR"] = _DATA_DIR
 

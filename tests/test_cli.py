@@ -64,3 +64,18 @@ def test_eval_side_by_side_stages(tmp_path):
     r = runner.invoke(app, ["eval", str(path), "--json", "--stages", "all"])
     assert r.exit_code == 0, r.output
     assert set(json.loads(r.stdout)["stages"]) == {"rules", "classifier", "combined"}
+
+
+def test_eval_plot_writes_pngs(tmp_path):
+    path = tmp_path / "eval.jsonl"
+    rows = [
+        {"id": "e1", "body": "Photos show pools of blood on the road.", "expected": {"extremist_source": False, "actors": [], "graphic_violence": "graphic", "unverified": False, "decision": "publish_with_disclaimers"}},
+        {"id": "e2", "body": "The video could not be independently verified.", "expected": {"extremist_source": False, "actors": [], "graphic_violence": "none", "unverified": True, "decision": "publish_with_disclaimers"}},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    plots = tmp_path / "plots"
+    r = runner.invoke(app, ["eval", str(path), "--stages", "all", "--plot", str(plots)])
+    assert r.exit_code == 0, r.output
+    pngs = sorted(p.name for p in plots.glob("*.png"))
+    assert "pr_graphic_violence.png" in pngs and "confusion_decision_combined.png" in pngs
+    assert all((plots / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)

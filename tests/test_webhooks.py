@@ -270,3 +270,31 @@ def test_cli_add_secret_prints_the_secret_alone_on_the_last_line(tmp_path):
     last = out.stdout.rstrip("\n").split("\n")[-1]
     assert last.startswith("whsec_") and " " not in last
     Webhook(last)  # a valid Standard Webhooks secret
+
+
+def _database_down(app, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from service.routes import webhooks as route
+
+    def down(*a, **kw):
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(app.state.services.storage, "session", down)
+    monkeypatch.setattr(route.deliveries, "claim", down)
+
+
+@pytest.mark.parametrize("mode", ["open", "closed"])
+def test_database_down_fail_open_answers_unstored_fail_closed_503(storage, make_settings, secret, monkeypatch, mode):
+    app = create_app(make_settings(webhook_fail_mode=mode))
+    with TestClient(app) as c:
+        assert post(c, ARTICLE, secret, "fo-1").status_code == 200  # primes the secret cache
+        _database_down(app, monkeypatch)
+        r = post(c, ARTICLE, secret, "fo-2")
+        bad = post(c, ARTICLE, "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODk=", "fo-3")
+    if mode == "open":
+        assert r.status_code == 200 and r.headers["x-modlabel-stored"] == "false"
+        assert r.json()["decision"] == "publish_with_disclaimers"
+        assert bad.status_code == 401  # still verified, against the last known secrets
+    else:
+        assert r.status_code == 503 and r.json()["error"]["code"] == "storage_unavailable"

@@ -8,6 +8,9 @@ Request path::
 
 Which publisher: the ``publisher`` query parameter, else the ``X-Modlabel-Publisher``
 header, else the ``publisher`` field of a contract item, else ``default``.
+With the database down, ``settings.webhook_fail_mode`` decides: ``open`` answers
+from the pipeline alone (signature checked against the last known secrets),
+``closed`` answers 503.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import anyio
@@ -54,6 +58,7 @@ class PrePublishAnswer(BaseModel):
     model_version: str
 
 
+_LAST_SECRETS: dict[tuple[str, str], list[str]] = {}  # (database, publisher) -> last good secrets (fail-open)
 _PUBLISHER = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 ALLOWED = ("publish", "publish_with_disclaimers")
 _MESSAGES = {
@@ -109,27 +114,76 @@ def _answer(services, body: bytes, headers, publisher: str) -> tuple[dict, dict,
     }, result, adapted
 
 
-def handle(services, body: bytes, headers, publisher: str, signed: webhook_auth.SignedHeaders) -> tuple[int, bytes, bool]:
-    """(status, exact body, replayed) for one delivery; runs in a worker thread."""
+@dataclass(frozen=True)
+class Outcome:
+    """What one delivery answers: status, exact body, replayed from storage, stored at all."""
+
+    status: int
+    body: bytes
+    replayed: bool = False
+    stored: bool = True
+
+
+def _secrets(storage, publisher: str, fail_open: bool) -> tuple[list[str], bool]:
+    """(active secrets, database up); with fail-open, the last good list when the database is down."""
+    key = (storage.url, publisher)
+    try:
+        with storage.session() as session:
+            secrets = [s.secret for s in active_secrets(session, publisher=publisher)]
+    except OperationalError:
+        if fail_open and key in _LAST_SECRETS:
+            log.warning("database down: checking %s's signature against cached secrets (fail-open)", publisher)
+            return _LAST_SECRETS[key], False
+        raise
+    _LAST_SECRETS[key] = secrets
+    return secrets, True
+
+
+def _unstored(services, body: bytes, headers, publisher: str) -> Outcome:
+    """Fail-open: answer from the pipeline alone; nothing is recorded (a retry is processed afresh)."""
+    try:
+        answer = _answer(services, body, headers, publisher)[0]
+        return Outcome(200, orjson.dumps(answer), stored=False)
+    except ApiError as exc:
+        return Outcome(exc.status, orjson.dumps(error_body(exc.code, exc.message, exc.field)), stored=False)
+
+
+def handle(services, body: bytes, headers, publisher: str, signed: webhook_auth.SignedHeaders) -> Outcome:
+    """Verify, then answer once per webhook-id; runs in a worker thread.
+
+    ``webhook_fail_mode="open"``: while the database is down, a delivery whose
+    signature matches the last known secrets is still moderated and answered
+    (marked ``X-Modlabel-Stored: false``); ``"closed"`` answers 503 instead.
+    """
     settings, storage = services.settings, services.storage
-    with storage.session() as session:
-        secrets = [s.secret for s in active_secrets(session, publisher=publisher)]
+    fail_open = settings.webhook_fail_mode == "open"
+    secrets, db_up = _secrets(storage, publisher, fail_open)
     webhook_auth.verify(body, signed, secrets)
+    if not db_up:
+        return _unstored(services, body, headers, publisher)
     digest = hashlib.sha256(body).hexdigest()
     for _ in range(3):
-        claim = deliveries.claim(storage.engine, publisher=publisher, webhook_id=signed.webhook_id, digest=digest,
-                                 wait_seconds=settings.webhook_wait_seconds, lease_seconds=settings.webhook_claim_lease_seconds)
+        try:
+            claim = deliveries.claim(storage.engine, publisher=publisher, webhook_id=signed.webhook_id, digest=digest,
+                                     wait_seconds=settings.webhook_wait_seconds, lease_seconds=settings.webhook_claim_lease_seconds)
+        except OperationalError:
+            if not fail_open:
+                raise
+            return _unstored(services, body, headers, publisher)
         if claim.kind == deliveries.REPLAY:
-            return claim.status or 200, (claim.body or "").encode(), True
+            return Outcome(claim.status or 200, (claim.body or "").encode(), replayed=True)
         if claim.kind == deliveries.CONFLICT:
             raise ApiError(409, "webhook_id_reused", "this webhook-id was already delivered with a different body", "webhook-id")
         if claim.kind == deliveries.BUSY:
-            raise ApiError(409, "delivery_in_progress", "this webhook-id is still being processed; retry shortly",
-                           "webhook-id", headers={"Retry-After": "2"})
+            break
         try:
             return _process(services, claim, body, headers, publisher)
         except deliveries.ClaimLost:
             continue  # another process took the claim over: read its answer
+        except OperationalError:
+            if not fail_open:
+                raise
+            return _unstored(services, body, headers, publisher)  # the claim lapses after its lease
         except Exception:
             deliveries.release(storage.engine, claim)
             raise
@@ -137,9 +191,9 @@ def handle(services, body: bytes, headers, publisher: str, signed: webhook_auth.
                    headers={"Retry-After": "2"})
 
 
-def _process(services, claim: deliveries.Claim, body: bytes, headers, publisher: str) -> tuple[int, bytes, bool]:
+def _process(services, claim: deliveries.Claim, body: bytes, headers, publisher: str) -> Outcome:
     try:
-        answer, result, adapted = _answer(services, body, headers, publisher)
+        answer, result, _ = _answer(services, body, headers, publisher)
         status, text = 200, orjson.dumps(answer).decode()
     except ApiError as exc:  # a deterministic refusal: stored and replayed like an answer
         result, status, text = None, exc.status, orjson.dumps(error_body(exc.code, exc.message, exc.field)).decode()
@@ -148,7 +202,7 @@ def _process(services, claim: deliveries.Claim, body: bytes, headers, publisher:
             store_result(session, publisher=publisher, item_id=result["item_id"], result=result, source="webhook",
                          delivery_id=claim.delivery_id)
         deliveries.complete(session, claim, status=status, body=text)
-    return status, text.encode(), False
+    return Outcome(status, text.encode())
 
 
 @router.post(
@@ -179,9 +233,11 @@ async def pre_publish(
     body = await request.body()
     name = _publisher(publisher, x_modlabel_publisher, body)
     try:
-        status, content, replayed = await anyio.to_thread.run_sync(handle, services, body, request.headers, name, signed)
+        outcome = await anyio.to_thread.run_sync(handle, services, body, request.headers, name, signed)
     except OperationalError:
         log.exception("database unavailable during a webhook delivery")
         raise ApiError(503, "storage_unavailable", "the database is unavailable; retry later", headers={"Retry-After": "5"}) from None
-    headers = {"X-Modlabel-Replayed": "true"} if replayed else {}
-    return Response(content=content, status_code=status, media_type="application/json", headers=headers)
+    headers = {"X-Modlabel-Replayed": "true"} if outcome.replayed else {}
+    if not outcome.stored:
+        headers["X-Modlabel-Stored"] = "false"
+    return Response(content=outcome.body, status_code=outcome.status, media_type="application/json", headers=headers)

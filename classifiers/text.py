@@ -119,22 +119,32 @@ _ABBREVIATIONS = frozenset(
 )
 
 
+_ENDERS = (".", "!", "?", ";", "\n")
+_AFTER = frozenset(" \n\"')")
+
+
 def sentence_bounds(text: str) -> list[tuple[int, int]]:
-    """[start, end) of each sentence in normalised ``text`` (a linear scan)."""
+    """[start, end) of each sentence in normalised ``text``.
+
+    Only the punctuation marks are visited (``str.find`` per mark), so the cost
+    grows with the number of sentences, not with a Python loop over characters.
+    """
+    cuts: list[int] = []
+    n = len(text)
+    for mark in _ENDERS:
+        i = text.find(mark)
+        while i >= 0:
+            if mark == "\n" or i + 1 >= n or text[i + 1] in _AFTER:
+                if not (mark == "." and _is_abbreviation(text, i)):
+                    cuts.append(i + 1)
+            i = text.find(mark, i + 1)
+    cuts.sort()
     bounds: list[tuple[int, int]] = []
     start = 0
-    n = len(text)
-    i = 0
-    while i < n:
-        ch = text[i]
-        if ch == "\n" or ((ch in ".!?;") and (i + 1 >= n or text[i + 1] in " \n\"')")) :
-            if ch == "." and _is_abbreviation(text, i):
-                i += 1
-                continue
-            if i + 1 > start:
-                bounds.append((start, i + 1))
-            start = i + 1
-        i += 1
+    for cut in cuts:
+        if cut > start:
+            bounds.append((start, cut))
+            start = cut
     if start < n:
         bounds.append((start, n))
     return bounds

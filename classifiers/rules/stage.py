@@ -18,6 +18,8 @@ from classifiers.rules.matcher import FieldHits, Hit, scan
 from classifiers.text import normalise
 
 _DEPICTED_KINDS = ("caption", "alt_text")
+# Sentences without any of these cannot hold an attribution.
+_AGENT_KINDS = frozenset(("actor", "outlet", "group_references", "perpetrator_material"))
 _SOCIAL_HOSTS = ("t.me", "telegram.me", "telegram.org", "twitter.com", "x.com", "youtube.com", "youtu.be",
                  "facebook.com", "instagram.com", "tiktok.com", "rumble.com", "bitchute.com", "odysee.com",
                  "archive.org", "gab.com", "vk.com", "chirpwire.net", "element.io", "rocket.chat", "justpaste.it")
@@ -146,21 +148,23 @@ class RuleStage:
                     signals.figurative += 1
                 elif h.kind == "depiction":
                     signals.depiction += 1
+            kinds = {h.kind for h in hits}
             view = attribution.SentenceView(hits, text, resolve)
             if f.kind == "credit":
                 for h in hits:
                     if h.kind in ("actor", "outlet") and not view.guarded(h):
                         ext_findings.append((f, attribution.Finding("attribution.credit", (h.payload,), h.start, h.end, 0.95)))
-            for fnd in attribution.find(view, self.modifiers):
-                ext_findings.append((f, fnd))
-                signals.rules[fnd.rule] = signals.rules.get(fnd.rule, 0) + 1
-            g = graphic.assess(hits, lex.graphic_weights, lex.cues, f.kind in _DEPICTED_KINDS)
+            if kinds & _AGENT_KINDS:
+                for fnd in attribution.find(view, self.modifiers):
+                    ext_findings.append((f, fnd))
+                    signals.rules[fnd.rule] = signals.rules.get(fnd.rule, 0) + 1
+            g = graphic.assess(hits, lex.graphic_weights, lex.cues, f.kind in _DEPICTED_KINDS) if "graphic" in kinds else None
             if g is not None:
                 graphic_findings.append((f, g))
                 if g.severity == "extreme":
                     signals.extreme = max(signals.extreme, g.score)
                 signals.graphic = max(signals.graphic, g.score)
-            score, used = verification.assess(hits, lex.unverified_weights)
+            score, used = verification.assess(hits, lex.unverified_weights) if "unverified" in kinds else (0.0, [])
             signals.unverified = max(signals.unverified, score)
             if score >= verification.THRESHOLD:
                 unverified_findings.append((f, score, used))

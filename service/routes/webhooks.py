@@ -41,7 +41,6 @@ log = logging.getLogger("modlabel.webhooks")
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
 
-
 class PrePublishAnswer(BaseModel):
     """What the CMS gets back: may it publish, and the body with the disclaimers in place."""
 

@@ -85,7 +85,11 @@ class Normalised:
 
 
 def normalise(text: str) -> Normalised:
-    """Fold ``text`` for matching; linear in its length."""
+    """Fold ``text`` for matching, then undo leetspeak and letter spacing; linear in its length."""
+    return _deobfuscate(_fold(text))
+
+
+def _fold(text: str) -> Normalised:
     if text.isascii():
         folded = text.lower().translate(_ASCII_TABLE)
         return Normalised(text, folded)
@@ -112,6 +116,108 @@ def normalise(text: str) -> Normalised:
 
 
 _ASCII_TABLE = str.maketrans({"\t": " ", "\r": " ", "`": "'"})
+
+# Leetspeak inside words that also hold letters ("1s1s", "d4esh", "@maq"); numbers stay numbers.
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+_LEET_CHARS = frozenset("013457@$")
+_SPACERS = frozenset(".-_*")
+
+
+def _deobfuscate(n: Normalised) -> Normalised:
+    """Undo the common evasions: leetspeak in mixed tokens and letter-spaced words ("I S I S")."""
+    text = n.text
+    tokens = text.split(" ")
+    edits: list[tuple[int, int, str]] = []  # (start, end, replacement) in n.text
+    pos = 0
+    run: list[tuple[int, str]] = []  # single letters in a row: (offset, letter)
+
+    def flush() -> None:
+        if len(run) >= 3:
+            start = run[0][0]
+            end = run[-1][0] + 1
+            edits.append((start, end, "".join(ch for _, ch in run)))
+        run.clear()
+
+    for tok in tokens:
+        if len(tok) == 1 and tok.isalpha():
+            run.append((pos, tok))
+        else:
+            flush()
+            if 3 <= len(tok) <= 24 and not tok.isalpha() and not tok.isdigit():
+                core = tok
+                if any(c in _LEET_CHARS for c in core) and any(c.isalpha() for c in core):
+                    word = core.strip(".,;:!?\"'()[]")
+                    lead = core.find(word) if word else 0
+                    unit = word[:1].isdigit() and word.lstrip("0123456789").isalpha()  # 5pm, 10km, 3rd
+                    if word and not unit and sum(c.isalpha() for c in word) >= 2:
+                        mapped = word.translate(_LEET)
+                        if mapped != word and mapped.replace("'", "").replace("-", "").isalpha():
+                            edits.append((pos + lead, pos + lead + len(word), mapped))
+                parts = [p for p in _split_spacers(tok)]
+                if len(parts) >= 3 and all(len(p) == 1 and p.isalpha() for p in parts):
+                    edits.append((pos, pos + len(tok.rstrip(".")), "".join(parts)))
+        pos += len(tok) + 1
+    flush()
+    if not edits:
+        return n
+    edits.sort()
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    cursor = 0
+    base_starts = n.starts
+    base_ends = n.ends
+
+    def orig(i: int) -> tuple[int, int]:
+        return (i, i + 1) if base_starts is None else (base_starts[i], base_ends[i])
+
+    for start, end, repl in edits:
+        if start < cursor:
+            continue
+        for i in range(cursor, start):
+            out.append(text[i])
+            s, e = orig(i)
+            starts.append(s)
+            ends.append(e)
+        if len(repl) == end - start:
+            for k, ch in enumerate(repl):
+                out.append(ch)
+                s, e = orig(start + k)
+                starts.append(s)
+                ends.append(e)
+        else:
+            # letters of a spaced word: each keeps its own source character
+            k = start
+            for ch in repl:
+                while k < end and text[k] != ch:
+                    k += 1
+                out.append(ch)
+                s, e = orig(min(k, end - 1))
+                starts.append(s)
+                ends.append(e)
+                k += 1
+        cursor = end
+    for i in range(cursor, len(text)):
+        out.append(text[i])
+        s, e = orig(i)
+        starts.append(s)
+        ends.append(e)
+    return Normalised(n.original, "".join(out), tuple(starts), tuple(ends))
+
+
+def _split_spacers(tok: str) -> list[str]:
+    parts: list[str] = []
+    cur = ""
+    for ch in tok:
+        if ch in _SPACERS:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur)
+    if parts and parts[-1] == "":
+        parts.pop()
+    return parts
 
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr st gen col lt sgt capt maj cpl rev prof sen rep gov jan feb mar apr jun jul"

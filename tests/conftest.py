@@ -13,8 +13,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
+import shutil
 import socket
 import tempfile
 from pathlib import Path
@@ -24,6 +26,7 @@ import pytest
 _ORIGINAL_DATABASE_URL = os.environ.pop("DATABASE_URL", None)
 _ORIGINAL_DATABASE_URL = os.environ.pop("MODLABEL_DATABASE_URL", None) or _ORIGINAL_DATABASE_URL
 _DATA_DIR = tempfile.mkdtemp(prefix="modlabel-test-")
+atexit.register(shutil.rmtree, _DATA_DIR, ignore_errors=True)
 os.environ["MODLABEL_DATA_DIR"] = _DATA_DIR
 
 TABLES = ("outbox", "api_keys", "audit_events", "overrides", "webhook_secrets", "moderation_results",

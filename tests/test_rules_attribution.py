@@ -70,3 +70,28 @@ def test_attacker_manifesto_is_attribution(rules):
 
 def test_lexicon_version_is_reported(rules):
     assert rules.version.startswith("actors-")
+
+
+@pytest.mark.parametrize("body", [
+    "A video released by 1S1S shows fighters in the desert.",
+    "A video released by I S I S shows fighters in the desert.",
+    "A video released by \u0406SIS shows fighters in the desert.",
+    "A video released by IS\u200bIS shows fighters in the desert.",
+    "A video released by &#73;SIS shows fighters in the desert.",
+])
+def test_evasions_still_resolve_the_actor(rules, body):
+    fmt = "html" if "&#" in body else "text"
+    vote = rules.run(build_document({"body": f"<p>{body}</p>" if fmt == "html" else body, "body_format": fmt})).votes.get("extremist_source")
+    assert vote is not None and vote.actors == ["Islamic State"], body
+
+
+@pytest.mark.parametrize("body,actor", [
+    ("The Russian Imperial Movement, the group designated in 2020, has posted a video on its channel showing volunteers training.", "Russian Imperial Movement"),
+    ("Britain banned The Base on Friday. The group responded in a long post on its Telegram channel.", "The Base"),
+])
+def test_material_on_the_groups_own_channel(rules, body, actor):
+    assert actor in (ext(rules, body) or [])
+
+
+def test_sharing_copies_of_a_groups_newsletter_is_not_attribution(rules):
+    assert ext(rules, "He was jailed after a jury heard he had shared copies of an Islamic State newsletter.") is None

@@ -38,3 +38,20 @@ def test_sentences_split_on_punctuation_but_not_abbreviations():
     text = normalise("U.S. forces said it. Next one! Mr. Smith left\nNew line").text
     parts = [text[a:b].strip() for a, b in sentence_bounds(text)]
     assert parts == ["u.s. forces said it.", "next one!", "mr. smith left", "new line"]
+
+
+def test_leetspeak_inside_words_is_undone_but_numbers_stay():
+    n = normalise("Fighters of 1S1S and D4esh at 5pm on the 3rd, 2014")
+    assert n.text == "fighters of isis and daesh at 5pm on the 3rd, 2014"
+    i = n.text.index("isis")
+    s, e = n.span(i, i + 4)
+    assert n.original[s:e] == "1S1S"
+
+
+def test_letter_spaced_names_are_joined_with_offsets():
+    original = "A clip from I S I S and the I.S.I.S. channel"
+    n = normalise(original)
+    assert n.text.count("isis") == 2
+    i = n.text.index("isis")
+    s, e = n.span(i, i + 4)
+    assert original[s:e] == "I S I S"

@@ -88,6 +88,41 @@ def find(view: SentenceView, modifiers: frozenset[str]) -> list[Finding]:
     out.extend(_outlet(view))
     out.extend(_claim(view, modifiers))
     out.extend(_perpetrator(view))
+    out.extend(_own_channel(view))
+    return out
+
+
+_CHANNEL_LEAD = ("on", "via", "through", "across", "over", "in")
+
+
+def _own_channel(view: SentenceView) -> list[Finding]:
+    """Material put "on its Telegram channel", "via the group's website", "on al-Shabaab's radio"."""
+    out = []
+    materials = view.of("material", "perpetrator_material")
+    verbs = view.of("attribution_active", "attribution_passive")
+    if not materials and not verbs:
+        return out
+    text = view.text
+    for ch in view.of("channels"):
+        owner = None
+        for h in view.of(*AGENTS):
+            if h.end <= ch.start and 0 <= _gap(h, ch) <= 2 and (h.key in _PRONOUNS or h.key.endswith("'s") or h.key.endswith("'") or h.kind != "group_references"):
+                if owner is None or h.start > owner.start:
+                    owner = h
+        if owner is None:
+            continue
+        # the owner must follow a preposition that carries the material onto the channel
+        before = text[max(0, owner.start - 12):owner.start].split()
+        if not before or before[-1] not in _CHANNEL_LEAD:
+            continue
+        support = [m for m in materials + verbs if m.end <= owner.start and _gap(m, owner) <= 10]
+        if not support:
+            continue
+        actor = view.actor_of(owner)
+        if actor is None or view.guarded(owner) and owner.kind != "group_references":
+            continue
+        start = min(s.start for s in support)
+        out.append(Finding("attribution.own_channel", (actor,), start, ch.end, 0.85))
     return out
 
 

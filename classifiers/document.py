@@ -17,6 +17,49 @@ from selectolax.lexbor import LexborHTMLParser
 from classifiers.text import Normalised, normalise
 
 MEDIA_FIELDS = ("caption", "alt_text", "credit", "source_url", "url")
+MAX_HTML_DEPTH = 512
+_VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
+# Elements a parser closes implicitly when the next one opens: they never nest deeply.
+_SELF_ENDING = frozenset("p li dt dd tr td th option optgroup rp rt tbody thead tfoot colgroup caption".split())
+
+
+class DocumentError(ValueError):
+    """An item's content cannot be read (for example HTML nested beyond the limit); ``field`` names where."""
+
+    def __init__(self, message: str, field: str):
+        super().__init__(message)
+        self.field = field
+
+
+def html_depth_exceeds(html: str, limit: int = MAX_HTML_DEPTH) -> bool:
+    """Whether element nesting goes deeper than ``limit`` (a linear scan of tag openings).
+
+    Parsers spend time quadratic in nesting depth; this check runs first.
+    """
+    depth = 0
+    i = html.find("<")
+    n = len(html)
+    while 0 <= i < n - 1:
+        nxt = html[i + 1]
+        if nxt == "/":
+            j = i + 2
+            while j < n and html[j].isalnum():
+                j += 1
+            if html[i + 2:j].lower() not in _SELF_ENDING:
+                depth = max(0, depth - 1)
+        elif nxt.isalpha():
+            j = i + 1
+            while j < n and html[j].isalnum():
+                j += 1
+            close = html.find(">", j)
+            self_closing = close > 0 and html[close - 1] == "/"
+            name = html[i + 1:j].lower()
+            if name not in _VOID and name not in _SELF_ENDING and not self_closing:
+                depth += 1
+                if depth > limit:
+                    return True
+        i = html.find("<", i + 1)
+    return False
 
 _BLOCK_TAGS = frozenset(
     "p div br li ul ol h1 h2 h3 h4 h5 h6 blockquote figure figcaption section article header footer"
@@ -154,6 +197,8 @@ def build_document(item: dict) -> Document:
     html_media: list[dict] = []
     if body:
         if is_html:
+            if html_depth_exceeds(body):
+                raise DocumentError(f"HTML nesting deeper than {MAX_HTML_DEPTH} elements", "body")
             extracted = html_visible_text(body)
             body_text, html_media = extracted.text, extracted.media
             doc.body_is_html = True

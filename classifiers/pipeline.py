@@ -25,6 +25,28 @@ CONTENT_KEYS = ("type", "title", "body", "body_format", "url", "tags")
 MEDIA_KEYS = ("id", "type", "url", "caption", "alt_text", "credit", "source_url", "pdq")
 
 
+def _clean(value):
+    """Lone surrogates (valid in JSON escapes, not in UTF-8) become U+FFFD; lengths stay the same."""
+    if isinstance(value, str):
+        if value.isascii():
+            return value
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in value)
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    return value
+
+
+def clean_item(item: dict) -> dict:
+    """The item with every string made encodable; the pipeline reads only cleaned items."""
+    return _clean(item)
+
+
 def content_hash(item: dict) -> str:
     """sha256 over a canonical form: content fields only, sorted keys, no whitespace."""
     canon = {k: item.get(k) for k in CONTENT_KEYS if item.get(k) not in (None, "", [])}
@@ -73,6 +95,7 @@ class Moderator:
 
     def moderate(self, item: dict, *, timings: Timings | None = None, policy_set: PolicySet | None = None) -> dict:
         ps = policy_set or self.policy_set
+        item = clean_item(item)
         publisher = ps.publisher(item.get("publisher") or "default")
         policy = ps.policy_for(publisher)
         doc = build_document(item)

@@ -226,6 +226,7 @@ _ABBREVIATIONS = frozenset(
 
 
 _ENDERS = (".", "!", "?", ";", "\n")
+MAX_SENTENCE_CHARS = 1200
 _AFTER = frozenset(" \n\"')")
 
 
@@ -247,12 +248,16 @@ def sentence_bounds(text: str) -> list[tuple[int, int]]:
     cuts.sort()
     bounds: list[tuple[int, int]] = []
     start = 0
-    for cut in cuts:
+    for cut in [*cuts, n]:
+        while cut - start > MAX_SENTENCE_CHARS:
+            # No sentence runs this long: cut at a space so per-sentence work stays bounded.
+            split = text.rfind(" ", start + MAX_SENTENCE_CHARS // 2, start + MAX_SENTENCE_CHARS)
+            split = split + 1 if split > start else start + MAX_SENTENCE_CHARS
+            bounds.append((start, split))
+            start = split
         if cut > start:
             bounds.append((start, cut))
             start = cut
-    if start < n:
-        bounds.append((start, n))
     return bounds
 
 

@@ -8,7 +8,8 @@ from service.responses import JsonResponse
 from service.config import Settings, get_settings
 from service.errors import install_error_handlers
 from service.limits import BodySizeLimit
-from service.routes import health, items, moderate, webhooks
+from service.observability import RequestContext, check_multiprocess_dir, configure_logging
+from service.routes import health, items, metrics, moderate, webhooks
 from service.services import Services
 from service.storage import lifespan
 
@@ -17,6 +18,8 @@ API_VERSION = "0.1.0"
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
     settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    check_multiprocess_dir()
     app = FastAPI(
         title="modlabel",
         version=API_VERSION,
@@ -32,5 +35,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(moderate.router)
     app.include_router(webhooks.router)
     app.include_router(items.router)
+    app.include_router(metrics.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RequestContext)  # outermost: request id, access log, latency
+    if settings.reload_on_sighup and isinstance(app.state.services, Services):
+        app.state.services.install_sighup()
     return app

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     model_dir: Path | None = Field(None, description="A trained classifier artifact to use instead of the shipped one.")
     classifier_enabled: bool = True
     log_level: str = "INFO"
+    log_format: str = Field("json", pattern="^(json|text)$", description="'json' (one object a line) or 'text'.")
+    reload_on_sighup: bool = Field(True, description="Reload the policy tree on SIGHUP (main thread of each worker).")
     webhook_tolerance_seconds: int = 300
     webhook_fail_mode: str = Field("open", description="'open' or 'closed' when the database is down.")
     # Storage, webhook deliveries and callbacks (service.storage, service.outbox).

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+
+from classifiers.document import DocumentError
 from fastapi.exceptions import RequestValidationError
 from service.responses import JsonResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -36,6 +38,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError):
         return JsonResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(DocumentError)
+    async def _document(_: Request, exc: DocumentError):
+        return JsonResponse(error_body("unreadable_content", str(exc), exc.field), status_code=422)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError):

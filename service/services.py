@@ -7,8 +7,9 @@ import logging
 import anyio
 
 from classifiers.pipeline import Moderator, Timings
-from labels.policy import load_policy_set
+from labels.policy import PolicyError, load_policy_set
 from service.config import Settings
+from service.observability import observe_moderation, observe_policy_reload
 from service.storage import Storage, store_result
 
 log = logging.getLogger("modlabel")
@@ -39,10 +40,38 @@ class Services:
         """Swap in a freshly loaded policy tree (SIGHUP); requests in flight keep the old one."""
         self.moderator.policy_set = load_policy_set(self.settings.policy_dir)
 
+    def reload_policy_logged(self) -> bool:
+        """``reload_policy`` for the SIGHUP handler: a broken tree is logged and the old one kept."""
+        old = self.moderator.policy_set.version
+        try:
+            self.reload_policy()
+        except PolicyError as exc:
+            log.error("policy reload failed; keeping %s", old, extra={"error": str(exc)})
+            observe_policy_reload(False)
+            return False
+        log.info("policy reloaded", extra={"old_policy_version": old, "policy_version": self.moderator.policy_set.version})
+        observe_policy_reload(True)
+        return True
+
+    def install_sighup(self) -> bool:
+        """Reload the policy on SIGHUP; only from the main thread (False elsewhere). Requests are not interrupted."""
+        import signal
+        import threading
+
+        if not hasattr(signal, "SIGHUP") or threading.current_thread() is not threading.main_thread():
+            return False
+
+        def on_sighup(_signum, _frame) -> None:  # loading runs off the event loop; the swap is one assignment
+            threading.Thread(target=self.reload_policy_logged, name="policy-reload", daemon=True).start()
+
+        signal.signal(signal.SIGHUP, on_sighup)
+        return True
+
     async def moderate_and_store(self, item: dict, *, request=None) -> dict:
         """Moderate; an item with an ``id`` is also stored as its current decision (one transaction)."""
         timings = Timings()
         result = self.moderator.moderate(item, timings=timings)
+        observe_moderation(self.moderator.policy_set, item, result, timings)
         if item.get("id"):
             await anyio.to_thread.run_sync(self._store_api_result, item.get("publisher") or "default", item["id"], result)
         return result

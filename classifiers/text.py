@@ -123,9 +123,25 @@ _LEET_CHARS = frozenset("013457@$")
 _SPACERS = frozenset(".-_*")
 
 
+_SHAPE = bytes(
+    (ord("a") if chr(b).isalpha() else ord("1") if chr(b) in _LEET_CHARS else ord(" ") if b == 32 else ord(".") if chr(b) in _SPACERS else ord("#"))
+    for b in range(256)
+)
+
+
+def _maybe_obfuscated(text: str) -> bool:
+    """Cheap test (C speed for ASCII) for a letter next to a leet character, or single letters in a row."""
+    if not text.isascii():
+        return True
+    shape = b" " + text.encode("ascii").translate(_SHAPE)
+    return b"a1" in shape or b"1a" in shape or b" a a a" in shape or b"a.a.a" in shape or b"a-a-a" in shape
+
+
 def _deobfuscate(n: Normalised) -> Normalised:
     """Undo the common evasions: leetspeak in mixed tokens and letter-spaced words ("I S I S")."""
     text = n.text
+    if not _maybe_obfuscated(text):
+        return n
     tokens = text.split(" ")
     edits: list[tuple[int, int, str]] = []  # (start, end, replacement) in n.text
     pos = 0

@@ -64,8 +64,8 @@ def _html_block(disclaimer_id: str, placement: str, inner: str, lang: str) -> st
             f'lang="{html.escape(lang)}"{direction} role="note"><p>{inner}</p></aside>')
 
 
-def _content_words(text: str) -> set[str]:
-    words = normalise(text).text.replace(",", " ").replace(".", " ").split()
+def _content_words(text: str, folded: bool = False) -> set[str]:
+    words = (text if folded else normalise(text).text).replace(",", " ").replace(".", " ").split()
     return {w for w in words if len(w) > 3}
 
 
@@ -103,9 +103,10 @@ def required_disclaimers(
             actors.extend(a for a in lab.get("actors", []) if a not in actors)
     values = {"publisher": publisher.display_name, "actors": join_actors(actors, lang)}
 
-    body_norm = " ".join(normalise(body_text).text.split())
-    paragraphs = [p for chunk in body_text.split("\n") for p in chunk.split(". ") if p.strip()]
-    body_sentences = [_content_words(p) for p in paragraphs]
+    folded_body = normalise(body_text).text
+    body_norm = " ".join(folded_body.split())
+    paragraphs = [p for chunk in folded_body.split("\n") for p in chunk.split(". ") if p.strip()]
+    body_sentences = [_content_words(p, folded=True) for p in paragraphs]
     recognise_all = ps.templates.get(lang, {}).get("recognise", {})
     recognise_en = ps.templates["en"].get("recognise", {})
 

@@ -81,7 +81,7 @@ def _print_diff(diff, source: Path) -> None:
         return
     table = Table(title=title)
     for name in ("item", "line", "decision", "labels added", "labels removed"):
-        table.add_column(name, justify="right" if name == "line" else "left")
+        table.add_column(name, justify="right" if name == "line" else "left", overflow="fold")
     for c in diff.changes:
         decision = c.decision_before if c.decision_before == c.decision_after else f"{c.decision_before} -> {c.decision_after}"
         table.add_row(str(c.item_id or "-"), str(c.line), decision, ", ".join(c.added) or "-", ", ".join(c.removed) or "-")
@@ -104,7 +104,7 @@ def report(results: Path = typer.Argument(..., help="Results, one JSON object a 
         print_report(rep, Console())
     if plot is not None:
         written = plot_report(rep, plot, top=top)
-        err.print(f"wrote {len(written)} chart(s) to {plot}: {', '.join(p.name for p in written)}", highlight=False)
+        err.print(f"wrote {len(written)} chart(s) to {plot}: {', '.join(p.name for p in written)}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -110,11 +110,13 @@ def plot_report(report: Report, out: Path, *, top: int = 20) -> list[Path]:
         if not rows:
             continue
         names, counts = zip(*rows)
-        fig, ax = plt.subplots(figsize=(max(4.0, 0.6 * len(rows) + 2), 4))
-        bars = ax.bar(range(len(rows)), counts, color="#4C72B0")
-        ax.bar_label(bars)
-        ax.set_xticks(range(len(rows)), names, rotation=30 if len(rows) > 3 else 0, ha="right" if len(rows) > 3 else "center")
-        ax.set(ylabel="count", title=f"{report.source.name}: by {dimension}")
+        fig, ax = plt.subplots(figsize=(7, 1.2 + 0.4 * len(rows)))
+        bars = ax.barh(range(len(rows)), counts, color="#4C72B0")
+        ax.bar_label(bars, padding=2)
+        ax.set_yticks(range(len(rows)), names)
+        ax.invert_yaxis()  # most common on top
+        ax.set(xlabel="count", title=f"{report.source.name}: by {dimension} ({report.results} results)")
+        ax.margins(x=0.12)
         fig.tight_layout()
         path = out / f"{dimension}.png"
         fig.savefig(path, dpi=100)

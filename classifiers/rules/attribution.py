@@ -39,8 +39,10 @@ def _gap(first: Hit, second: Hit) -> int:
 class SentenceView:
     """The hits of one sentence, with the helpers the finders share."""
 
-    def __init__(self, hits: list[Hit], text: str, resolve):
+    def __init__(self, hits: list[Hit], text: str, resolve, guards: frozenset[str] = frozenset(), reporting: frozenset[str] = frozenset()):
         self.hits = hits
+        self.guards = guards
+        self.reporting = reporting
         self.text = text  # the field's normalised text
         self.resolve = resolve  # group reference -> actor id or None
         self.kinds: dict[str, list[Hit]] = {}
@@ -71,13 +73,23 @@ class SentenceView:
 
     def guarded(self, hit: Hit) -> bool:
         """The actor is the object of a guard word right before it (fighting ISIS, against al-Shabaab)."""
-        for g in self.kinds.get("object_guards", ()):
-            if g.end <= hit.start and 0 <= hit.word - (g.word + _words(g)) <= 2:
-                # allow "the", "the group", "militants of" between
-                return True
+        # up to two words may stand between the guard and the actor ("fighting the", "members of the")
+        words = self.text[max(0, hit.start - 60):hit.start].replace(",", " ").split()[-5:]
+        for end in range(len(words), max(len(words) - 3, 0), -1):
+            for size in (1, 2, 3, 4):
+                if end - size < 0:
+                    break
+                if " ".join(words[end - size:end]) in self.guards:
+                    return True
         if hit.start >= 5 and self.text[hit.start - 5:hit.start] == "anti-":
             return True
         return False
+
+    def reports_near(self, hit: Hit, window: int = 80) -> bool:
+        """A reporting verb ("said", "according to") within ``window`` characters of ``hit``."""
+        near = self.text[max(0, hit.start - window):hit.end + window].replace(",", " ").split()
+        joined = " " + " ".join(near) + " "
+        return any(f" {v} " in joined for v in self.reporting)
 
 
 def find(view: SentenceView, modifiers: frozenset[str]) -> list[Finding]:
@@ -238,12 +250,14 @@ def _outlet(view: SentenceView) -> list[Finding]:
     outlets = view.of("outlet")
     if not outlets:
         return out
-    support = view.of("material", "attribution_passive", "attribution_active", "claim", "reporting_verbs")
+    support = view.of("material", "attribution_passive", "attribution_active", "claim")
     for o in outlets:
         near = [s for s in support if abs(s.word - o.word) <= 12]
         if near:
             s = min(near, key=lambda x: abs(x.word - o.word))
             out.append(Finding("attribution.outlet", (o.payload,), min(o.start, s.start), max(o.end, s.end), 0.9))
+        elif view.reports_near(o):
+            out.append(Finding("attribution.outlet", (o.payload,), o.start, o.end, 0.9))
     return out
 
 

@@ -43,6 +43,8 @@ class Lexicon:
     unverified_weights: dict[str, float] = field(default_factory=dict)
     handles: dict[str, str] = field(default_factory=dict)
     domains: dict[str, str] = field(default_factory=dict)
+    guards: frozenset[str] = frozenset()
+    reporting: frozenset[str] = frozenset()
 
 
 def _norm(phrase: str) -> str:
@@ -106,9 +108,9 @@ def build_lexicon(actors_path: Path | None = None, cues_path: Path | None = None
             domains[domain.lower()] = actor.id
 
     for kind in ("material", "attribution_passive", "attribution_active", "claim", "claim_negators", "channels",
-                 "group_references", "object_guards", "reporting_subjects", "perpetrators", "perpetrator_material",
+                 "group_references", "reporting_subjects", "perpetrators", "perpetrator_material",
                  "attacker_context", "depiction", "figurative", "figurative_domains", "verified_negators",
-                 "reporting_verbs"):
+                 ):
         for phrase in cues[kind]:
             _add(table, phrase, kind, None)
     graphic_weights: dict[str, tuple[str, float]] = {}
@@ -122,6 +124,10 @@ def build_lexicon(actors_path: Path | None = None, cues_path: Path | None = None
         unverified_weights[_norm(phrase)] = float(weight)
         _add(table, phrase, "unverified", None)
 
+    # Guard words and reporting verbs are frequent ("on", "of", "said"): they are looked up in the
+    # text next to an actor only when one is found, not matched everywhere.
+    guards = frozenset(_norm(p) for p in cues["object_guards"])
+    reporting = frozenset(_norm(p) for p in cues["reporting_verbs"])
     automaton = ahocorasick.Automaton()
     for key, entries in table.items():
         automaton.add_word(key, (key, tuple(entries)))
@@ -136,6 +142,8 @@ def build_lexicon(actors_path: Path | None = None, cues_path: Path | None = None
         unverified_weights=unverified_weights,
         handles=handles,
         domains=domains,
+        guards=guards,
+        reporting=reporting,
     )
 
 

@@ -9,7 +9,7 @@ from classifiers.rules.lexicon import Lexicon
 from classifiers.text import Normalised, sentence_bounds
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Hit:
     kind: str
     payload: object

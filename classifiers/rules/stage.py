@@ -149,7 +149,7 @@ class RuleStage:
                 elif h.kind == "depiction":
                     signals.depiction += 1
             kinds = {h.kind for h in hits}
-            view = attribution.SentenceView(hits, text, resolve)
+            view = attribution.SentenceView(hits, text, resolve, lex.guards, lex.reporting)
             if f.kind == "credit":
                 for h in hits:
                     if h.kind in ("actor", "outlet") and not view.guarded(h):

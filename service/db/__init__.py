@@ -13,8 +13,10 @@ from service.db.models import (
     WebhookSecret,
     utcnow,
 )
+from service.db.bank_models import HashBank, HashBankEntry, HashEntryHit, ItemMedia  # hash banks (0002)
 
 __all__ = [
     "ApiKey", "AuditEvent", "Item", "ModerationResultRow", "OutboxMessage", "Override", "WebhookDelivery",
     "WebhookSecret", "current_revision", "head_revision", "is_sqlite", "make_engine", "transaction", "upgrade", "utcnow",
 ]
+__all__ += ["HashBank", "HashBankEntry", "HashEntryHit", "ItemMedia"]

@@ -70,6 +70,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("item_pk", sa.Integer(), sa.ForeignKey("items.id"), nullable=False),
         sa.Column("media_id", sa.String(256), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),  # index in the item's media list
         sa.Column("pdq", sa.String(64), nullable=False),
         sa.Column("content_hash", sa.String(64), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),

@@ -104,12 +104,15 @@ class Moderator:
         blocked = False
         if self.hash_matcher is not None:
             hash_votes, blocked = self.hash_matcher.match(doc, publisher.name)
+        # A hash-bank entry may ask for review instead of a block (classifiers.hashing.matcher.HashVote.action).
+        hold = any(getattr(v, "action", None) == "hold_for_review" for v in hash_votes)
         if self.mode == "classifier":
             results = [r for r in results if r.stage == "classifier"]
         labels = fuse(results, policy, hash_votes=hash_votes)
-        return self.finish(item, doc, labels, ps=ps, blocked=blocked)
+        return self.finish(item, doc, labels, ps=ps, blocked=blocked, hold=hold)
 
-    def finish(self, item: dict, doc: Document, labels: list[dict], *, ps: PolicySet, blocked: bool = False, decision: str | None = None) -> dict:
+    def finish(self, item: dict, doc: Document, labels: list[dict], *, ps: PolicySet, blocked: bool = False, decision: str | None = None,
+               hold: bool = False) -> dict:
         """Decision and disclaimers for final labels (also used after an override)."""
         from labels.policy import decide
 
@@ -117,6 +120,8 @@ class Moderator:
         policy = ps.policy_for(publisher)
         if decision is None:
             decision = decide(labels, policy, blocked=blocked).value
+            if hold and decision in ("publish", "publish_with_disclaimers"):
+                decision = "hold_for_review"
         flagged: dict[str, list[str]] = {}
         fields = doc.by_name
         for lab in labels:

@@ -269,9 +269,13 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root.addHandler(handler)
     root.setLevel(level.upper())
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         logger = logging.getLogger(name)
         logger.handlers = []
         logger.propagate = True
+    uvicorn_access = logging.getLogger("uvicorn.access")  # ours replaces it: its lines carry raw paths and queries
+    uvicorn_access.handlers = []
+    uvicorn_access.propagate = False
+    uvicorn_access.disabled = True
     for name in ("httpx", "httpcore"):  # request lines would carry callback URLs (and any token in them)
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -78,10 +78,10 @@ def read_report(path: Path) -> Report:
 
 def print_report(report: Report, console: Console) -> None:
     """One rich table per dimension, share of results beside each count."""
-    summary = f"{report.results} results, {report.errors} errors"
+    summary = f"{report.results} moderated, {report.errors} failed"
     if report.unreadable:
-        summary += f", {report.unreadable} unreadable lines"
-    console.print(f"[bold]{report.source}[/bold]: {summary}")
+        summary += f", {report.unreadable} unreadable line(s)"
+    console.print(f"[bold]{report.source}[/bold]: {summary}", soft_wrap=True, highlight=False)
     for dimension in DIMENSIONS:
         table = Table(title=f"by {dimension}")
         table.add_column(dimension)

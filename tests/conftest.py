@@ -32,6 +32,7 @@ os.environ["MODLABEL_DATA_DIR"] = _DATA_DIR
 TABLES = ("outbox", "api_keys", "audit_events", "overrides", "webhook_secrets", "moderation_results",
           "webhook_deliveries", "items")
 TABLES += ("hash_entry_hits", "item_media", "hash_bank_entries", "hash_banks")  # hash banks (0002)
+TABLES += ("review_claims", "item_contents")  # moderators (0003)
 
 
 def postgres_server_url() -> str | None:

@@ -15,6 +15,7 @@ from classifiers.document import Document, Field
 from classifiers.rules import attribution, graphic, verification
 from classifiers.rules.lexicon import Lexicon, default_lexicon
 from classifiers.rules.matcher import FieldHits, Hit, scan
+from classifiers.rules.media_sources import MediaSources, default_media_sources
 from classifiers.text import normalise
 
 _DEPICTED_KINDS = ("caption", "alt_text")
@@ -55,8 +56,16 @@ class RuleStage:
 
     name = "rule"
 
-    def __init__(self, lexicon: Lexicon | None = None):
+    def __init__(self, lexicon: Lexicon | None = None, sources: MediaSources | None = None):
         self.lexicon = lexicon or default_lexicon()
+        # Credits and source URLs only: outlet handles and channel-name patterns (data/media_sources.json).
+        self.sources = sources or default_media_sources()
+        unknown = sorted({a for _, a in self.sources.stems} | {a for _, a in self.sources.outlets}
+                         | {p.actor for p in self.sources.patterns if p.actor}
+                         | {a for p in self.sources.patterns for a in p.wildcard_actors.values()})
+        unknown = [a for a in unknown if a not in self.lexicon.actors]
+        if unknown:
+            raise ValueError(f"media_sources.json names actors that actors.json does not match: {unknown}")
         cues = self.lexicon.cues
         cues.setdefault("_figurative_capable", frozenset(" ".join(normalise(p).text.split()) for p in cues["figurative_capable"]))
         cues.setdefault("_extreme_needs_depiction", frozenset(" ".join(normalise(p).text.split()) for p in cues["extreme_needs_depiction"]))
@@ -64,7 +73,7 @@ class RuleStage:
 
     @property
     def version(self) -> str:
-        return self.lexicon.version
+        return f"{self.lexicon.version}+media-{self.sources.version}"
 
     def run(self, doc: Document) -> StageResult:
         return self.analyse(doc)[0]
@@ -84,6 +93,10 @@ class RuleStage:
                 continue
             fh = scan(lex, f.norm)
             self._field(f, fh, signals, ext_findings, graphic_findings, unverified_findings, last_actor)
+            if f.kind == "credit":
+                for hit in self.sources.credit_hits(f.norm.text):
+                    actors = (hit.actor,) if hit.actor else ()
+                    ext_findings.append((f, attribution.Finding(hit.rule, actors, hit.start, hit.end, hit.confidence)))
 
         result = StageResult(self.name)
         if ext_findings:
@@ -191,7 +204,7 @@ class RuleStage:
             segments = [s for s in parts.path.split("/") if s][:2]
             for seg in segments:
                 handle = seg.lower().lstrip("@")
-                actor = lex.handles.get(handle)
+                actor = lex.handles.get(handle) or self.sources.handle_actor(handle)
                 if actor is None:
                     squashed = handle.replace("_", " ").replace("-", " ").replace(".", " ")
                     fh = scan(lex, normalise(squashed))

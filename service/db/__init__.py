@@ -14,9 +14,11 @@ from service.db.models import (
     utcnow,
 )
 from service.db.bank_models import HashBank, HashBankEntry, HashEntryHit, ItemMedia  # hash banks (0002)
+from service.db.moderation_models import ItemContent, ReviewClaim  # moderators (0003)
 
 __all__ = [
     "ApiKey", "AuditEvent", "Item", "ModerationResultRow", "OutboxMessage", "Override", "WebhookDelivery",
     "WebhookSecret", "current_revision", "head_revision", "is_sqlite", "make_engine", "transaction", "upgrade", "utcnow",
 ]
 __all__ += ["HashBank", "HashBankEntry", "HashEntryHit", "ItemMedia"]
+__all__ += ["ItemContent", "ReviewClaim"]

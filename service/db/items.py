@@ -9,7 +9,9 @@ from __future__ import annotations
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from service.db.models import SOURCES, Item, ModerationResultRow, utcnow
+from service.db import audit
+from service.db.contents import save_content
+from service.db.models import SOURCES, Item, ModerationResultRow, Override, utcnow
 
 
 def lock_item(session: Session, *, publisher: str, item_id: str, content_hash: str, decision: str) -> tuple[Item, bool]:
@@ -37,11 +39,15 @@ def store_result(
     source: str,
     reason: str | None = None,
     delivery_id: int | None = None,
+    content: dict | None = None,
+    actor: str | None = None,
 ) -> tuple[ModerationResultRow, str | None]:
     """Add ``result`` to the item's history and make it current; (row, previous decision or None).
 
     A moderator's override stays current over later api/webhook/rescan results for
     the same content hash (labels policy: it wins until the item's content changes).
+    ``content`` (the item moderated) is kept per content hash; every stored result
+    is also an audit event by ``actor``.
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
@@ -62,15 +68,24 @@ def store_result(
     )
     session.add(row)
     session.flush()
-    if source != "override" and _override_stands(session, item, row.content_hash):
-        return row, previous  # kept in the history; the moderator's decision stays current
-    item.content_hash = row.content_hash
-    item.decision = row.decision
-    item.current_result_id = row.id
-    item.updated_at = row.created_at
-    session.add(item)
-    session.flush()
-    return row, previous
+    if content is not None:
+        save_content(session, item_pk=item.id, content_hash=row.content_hash, content=content)  # type: ignore[arg-type]
+    before = None if previous is None else {"result_id": item.current_result_id, "decision": item.decision,
+                                            "content_hash": item.content_hash}
+    stands = source != "override" and _override_stands(session, item, row.content_hash)
+    if not stands:
+        if item.decision != row.decision or item.decision_since is None:
+            item.decision_since = row.created_at
+        item.content_hash = row.content_hash
+        item.decision = row.decision
+        item.current_result_id = row.id
+        item.updated_at = row.created_at
+        session.add(item)
+        session.flush()
+    audit.record(session, action=audit.RESULT, actor=actor, publisher=publisher, item_id=item_id, before=before,
+                 after={"result_id": row.id, "source": source, "reason": reason, "decision": row.decision,
+                        "content_hash": row.content_hash, "labels": audit.label_summary(row.labels), "current": not stands})
+    return row, previous  # when ``stands``: kept in the history; the moderator's decision stays current
 
 
 def _override_stands(session: Session, item: Item, content_hash: str) -> bool:
@@ -78,7 +93,13 @@ def _override_stands(session: Session, item: Item, content_hash: str) -> bool:
     if item.current_result_id is None or item.content_hash != content_hash:
         return False
     current = session.get(ModerationResultRow, item.current_result_id)
-    return current is not None and current.source == "override"
+    if current is None or current.source != "override":
+        return False
+    # An override recorded through service.overrides stands while it is active and unexpired.
+    owner = session.exec(select(Override).where(Override.result_id == current.id)).first()
+    if owner is None:
+        return True
+    return owner.status == "active" and (owner.expires_at is None or owner.expires_at > utcnow())
 
 
 def get_item(session: Session, *, publisher: str, item_id: str) -> Item | None:

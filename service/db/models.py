@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint, false
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -51,7 +51,8 @@ class Item(SQLModel, table=True):
     """One content item of a publisher and its current decision."""
 
     __tablename__ = "items"
-    __table_args__ = (UniqueConstraint("publisher", "item_id", name="uq_items_publisher_item_id"),)
+    __table_args__ = (UniqueConstraint("publisher", "item_id", name="uq_items_publisher_item_id"),
+                      Index("ix_items_decision_since", "decision", "decision_since"))
 
     id: int | None = Field(default=None, primary_key=True)
     publisher: str = Field(max_length=64)
@@ -61,6 +62,8 @@ class Item(SQLModel, table=True):
     # Points at moderation_results.id; no FK constraint (the two tables refer to each other).
     current_result_id: int | None = Field(default=None)
     updated_at: datetime = _ts()
+    # When the current decision was first reached (0003): the review queue is oldest first.
+    decision_since: datetime | None = _ts(nullable=True, default=False)
 
 
 class ModerationResultRow(SQLModel, table=True):
@@ -118,7 +121,12 @@ class WebhookSecret(SQLModel, table=True):
 
 
 class Override(SQLModel, table=True):
-    """A moderator's decision for one item version (placeholder: the overrides task fills in behaviour)."""
+    """A moderator's decision for one item version (``service.overrides`` has the workflow).
+
+    ``status``: pending (awaits a second moderator), active, withdrawn, superseded,
+    stale (the content changed) or expired. ``decision`` and ``labels`` are the
+    result the override produces; ``changes`` is what the moderator asked for.
+    """
 
     __tablename__ = "overrides"
     __table_args__ = (Index("ix_overrides_publisher_item", "publisher", "item_id"),)
@@ -136,13 +144,22 @@ class Override(SQLModel, table=True):
     created_by: str | None = Field(default=None, max_length=64)
     created_at: datetime = _ts()
     withdrawn_at: datetime | None = _ts(nullable=True, default=False)
+    # 0003_moderators
+    changes: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    requires_approval: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    base_result_id: int | None = None  # the result the moderator saw
+    result_id: int | None = None  # the result this override made current
+    approved_by: str | None = Field(default=None, max_length=64)
+    approved_at: datetime | None = _ts(nullable=True, default=False)
+    withdrawn_by: str | None = Field(default=None, max_length=64)
 
 
 class AuditEvent(SQLModel, table=True):
     """Append-only record of who changed what (database triggers refuse UPDATE and DELETE)."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_publisher_item", "publisher", "item_id"),)
+    __table_args__ = (Index("ix_audit_events_publisher_item", "publisher", "item_id"),
+                      Index("ix_audit_events_action", "action"))
 
     id: int | None = Field(default=None, primary_key=True)
     actor_key_id: str | None = Field(default=None, max_length=64)

@@ -1,0 +1,177 @@
+"""Hash-bank queries: banks, entries, entry hits (flood control) and stored media hashes.
+
+Each function works inside the caller's session (one transaction) and never commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from service.db.bank_models import HashBank, HashBankEntry, HashEntryHit, ItemMedia
+from service.db.models import AuditEvent, Item, ModerationResultRow, utcnow
+
+# -- banks ---------------------------------------------------------------------------------
+
+
+def get_bank(session: Session, name: str) -> HashBank | None:
+    return session.exec(select(HashBank).where(HashBank.name == name)).first()
+
+
+def list_banks(session: Session, *, publisher: str | None = None) -> list[HashBank]:
+    query = select(HashBank).order_by(col(HashBank.name))
+    if publisher is not None:
+        query = query.where(col(HashBank.publisher) == publisher)
+    return list(session.exec(query).all())
+
+
+def entry_counts(session: Session) -> dict[int, dict[str, int]]:
+    """bank id -> {status: number of entries}."""
+    rows = session.exec(select(HashBankEntry.bank_id, HashBankEntry.status, func.count())
+                        .group_by(HashBankEntry.bank_id, HashBankEntry.status)).all()
+    counts: dict[int, dict[str, int]] = {}
+    for bank_id, status, n in rows:
+        counts.setdefault(bank_id, {})[status] = n
+    return counts
+
+
+# -- entries -------------------------------------------------------------------------------
+
+
+def entries_by_pdq(session: Session, bank_id: int, pdqs: list[str]) -> dict[str, HashBankEntry]:
+    found: dict[str, HashBankEntry] = {}
+    for start in range(0, len(pdqs), 500):
+        chunk = pdqs[start:start + 500]
+        rows = session.exec(select(HashBankEntry).where(HashBankEntry.bank_id == bank_id, col(HashBankEntry.pdq).in_(chunk)))
+        found.update((row.pdq, row) for row in rows)
+    return found
+
+
+def list_entries(session: Session, bank_id: int | None, *, status: str | None = None, after_id: int = 0,
+                 limit: int = 100) -> list[HashBankEntry]:
+    """Entries by id (keyset pagination with ``after_id``), of one bank or of all."""
+    query = select(HashBankEntry).where(col(HashBankEntry.id) > after_id)
+    if bank_id is not None:
+        query = query.where(HashBankEntry.bank_id == bank_id)
+    if status is not None:
+        query = query.where(HashBankEntry.status == status)
+    return list(session.exec(query.order_by(col(HashBankEntry.id)).limit(limit)).all())
+
+
+def iter_entries(session: Session, bank_id: int, *, statuses: tuple[str, ...], batch: int = 5000) -> Iterator[HashBankEntry]:
+    after = 0
+    while True:
+        query = (select(HashBankEntry)
+                 .where(HashBankEntry.bank_id == bank_id, col(HashBankEntry.status).in_(statuses), col(HashBankEntry.id) > after)
+                 .order_by(col(HashBankEntry.id)).limit(batch))
+        rows = list(session.exec(query).all())
+        yield from rows
+        if len(rows) < batch:
+            return
+        after = rows[-1].id  # type: ignore[assignment]
+
+
+def entries_changed_since(session: Session, since: datetime | None, *, after_id: int = 0, limit: int = 20_000) -> list[HashBankEntry]:
+    """Entries updated at or after ``since`` (all when None), by id; for keeping matchers in sync."""
+    query = select(HashBankEntry).where(col(HashBankEntry.id) > after_id)
+    if since is not None:
+        query = query.where(col(HashBankEntry.updated_at) >= since)
+    return list(session.exec(query.order_by(col(HashBankEntry.id)).limit(limit)).all())
+
+
+def set_status(session: Session, entry: HashBankEntry, status: str, reason: str | None) -> None:
+    entry.status = status
+    entry.status_reason = reason
+    entry.updated_at = utcnow()
+    session.add(entry)
+
+
+# -- hits and flood control ----------------------------------------------------------------
+
+
+def record_hit(session: Session, *, entry_id: int, publisher: str, item_id: str) -> None:
+    """Note that ``entry_id`` matched this item now (insert, or move ``last_seen_at``)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    now = utcnow()
+    stmt = insert(HashEntryHit).values(entry_id=entry_id, publisher=publisher, item_id=item_id,
+                                       first_seen_at=now, last_seen_at=now)
+    stmt = stmt.on_conflict_do_update(index_elements=["entry_id", "publisher", "item_id"], set_={"last_seen_at": now})
+    session.exec(stmt)  # type: ignore[call-overload]
+
+
+def distinct_hits_since(session: Session, entry_id: int, since: datetime) -> int:
+    query = select(func.count()).select_from(HashEntryHit).where(
+        HashEntryHit.entry_id == entry_id, col(HashEntryHit.last_seen_at) >= since)
+    return int(session.exec(query).one())
+
+
+def lock_entry(session: Session, entry_id: int) -> HashBankEntry | None:
+    """The entry, locked for this transaction on PostgreSQL (SQLite transactions are serialised)."""
+    query = select(HashBankEntry).where(HashBankEntry.id == entry_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return session.exec(query.execution_options(populate_existing=True)).first()
+
+
+def window_start(seconds: int) -> datetime:
+    return utcnow() - timedelta(seconds=seconds)
+
+
+# -- stored media hashes (retroactive matching) --------------------------------------------
+
+
+def store_item_media(session: Session, *, item_pk: int, content_hash: str, media: list[dict] | None) -> None:
+    """Replace the item's stored media hashes with those of its latest content."""
+    session.exec(delete(ItemMedia).where(col(ItemMedia.item_pk) == item_pk))  # type: ignore[call-overload]
+    seen = set()
+    now = utcnow()
+    for position, m in enumerate(media or []):
+        pdq = m.get("pdq")
+        media_id = m.get("id") or f"media-{position}"
+        if not pdq or media_id in seen:
+            continue
+        seen.add(media_id)
+        session.add(ItemMedia(item_pk=item_pk, media_id=media_id, position=position, pdq=pdq.lower(),
+                              content_hash=content_hash, updated_at=now))
+
+
+def iter_item_media(session: Session, *, publisher: str | None, batch: int = 50_000) -> Iterator[list[tuple[ItemMedia, Item]]]:
+    """Stored media hashes of items' current content (one publisher's, or all), in batches."""
+    after = 0
+    while True:
+        query = (select(ItemMedia, Item).join(Item, col(Item.id) == ItemMedia.item_pk)
+                 .where(col(ItemMedia.id) > after, col(ItemMedia.content_hash) == col(Item.content_hash)))
+        if publisher is not None:
+            query = query.where(Item.publisher == publisher)
+        rows = list(session.exec(query.order_by(col(ItemMedia.id)).limit(batch)).all())
+        if rows:
+            yield [(m, i) for m, i in rows]
+        if len(rows) < batch:
+            return
+        after = rows[-1][0].id  # type: ignore[assignment]
+
+
+def current_source(session: Session, item: Item) -> str | None:
+    if item.current_result_id is None:
+        return None
+    row = session.get(ModerationResultRow, item.current_result_id)
+    return row.source if row is not None else None
+
+
+# -- audit ---------------------------------------------------------------------------------
+
+
+def audit(session: Session, *, action: str, actor: str | None, publisher: str | None, before=None, after=None,
+          item_id: str | None = None) -> None:
+    """Append one audit event (the table refuses updates and deletes)."""
+    session.add(AuditEvent(actor_key_id=actor, action=action, publisher=publisher, item_id=item_id,
+                           before=before, after=after))
+
+
+def touch_bank(session: Session, bank: HashBank) -> None:
+    session.exec(update(HashBank).where(col(HashBank.id) == bank.id).values(updated_at=utcnow()))  # type: ignore[call-overload]

@@ -1,0 +1,38 @@
+"""Item contents by content hash: stored with each api/webhook result, read by overrides and the moderator page."""
+
+from __future__ import annotations
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, select
+
+from service.db.moderation_models import ItemContent
+from service.db.models import utcnow
+
+
+def save_content(session: Session, *, item_pk: int, content_hash: str, content: dict) -> None:
+    """Keep ``content`` for (item, hash) unless already kept (the same hash means the same content)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    title = content.get("title")
+    stmt = insert(ItemContent).values(
+        item_pk=item_pk, content_hash=content_hash, title=title if isinstance(title, str) else None,
+        content=content, created_at=utcnow(),
+    ).on_conflict_do_nothing(index_elements=["item_pk", "content_hash"])
+    session.exec(stmt)  # type: ignore[call-overload]
+
+
+def get_content(session: Session, *, item_pk: int, content_hash: str) -> dict | None:
+    row = session.exec(select(ItemContent).where(ItemContent.item_pk == item_pk,
+                                                 ItemContent.content_hash == content_hash)).first()
+    return dict(row.content) if row is not None else None
+
+
+def titles(session: Session, pairs: list[tuple[int, str]]) -> dict[tuple[int, str], str | None]:
+    """Titles of several (item_pk, content_hash) pairs, without loading the bodies."""
+    if not pairs:
+        return {}
+    pks = sorted({pk for pk, _ in pairs})
+    query = select(ItemContent.item_pk, ItemContent.content_hash, ItemContent.title).where(
+        ItemContent.item_pk.in_(pks))  # type: ignore[attr-defined]
+    wanted = set(pairs)
+    return {(pk, h): t for pk, h, t in session.exec(query).all() if (pk, h) in wanted}

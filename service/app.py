@@ -10,8 +10,10 @@ from service.errors import install_error_handlers
 from service.limits import BodySizeLimit
 from service.observability import RequestContext, check_multiprocess_dir, configure_logging
 from service.routes import health, items, metrics, moderate, webhooks
+from service.routes import banks, media
+from service.routes import audit, overrides, review  # moderators
 from service.services import Services
-from service.storage import lifespan
+from service.lifecycle import lifespan  # storage's, plus the first admin key and the override sweeper
 
 API_VERSION = "0.1.0"
 
@@ -36,7 +38,16 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(webhooks.router)
     app.include_router(items.router)
     app.include_router(metrics.router)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.include_router(media.router)
+    app.include_router(banks.router)
+    app.include_router(banks.entries_router)
+    app.include_router(overrides.router)
+    app.include_router(review.router)
+    app.include_router(audit.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes, path_limits={
+        "/v1/media/hash": settings.media_max_upload_bytes + 64 * 1024,  # the image plus its multipart envelope
+        "/v1/banks/": settings.bank_import_max_bytes,  # CSV and JSON imports
+    })
     app.add_middleware(RequestContext)  # outermost: request id, access log, latency
     if settings.reload_on_sighup and isinstance(app.state.services, Services):
         app.state.services.install_sighup()

@@ -50,6 +50,19 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = 600
     review_claim_seconds: int = 900
     bootstrap_admin: bool = Field(True, description="Create and print an admin key on first start.")
+    # Moderators (service.auth, service.overrides, service.ui).
+    key_cache_seconds: float = Field(5.0, description="How long a looked-up API key is trusted before it is read again.")
+    session_secret: str | None = Field(None, description="Signs the moderator page's cookie; unset = a file in data_dir "
+                                       "(set it when several replicas serve /ui).")
+    session_hours: float = Field(8.0, description="How long a moderator page sign-in lasts.")
+    override_sweep_seconds: float = Field(30.0, description="How often expired overrides are lifted (0 = never in the background).")
+    # Media hashing and hash banks (service.banks, service.routes.banks, service.routes.media).
+    media_max_upload_bytes: int = Field(10 * 1024 * 1024, description="Largest image POST /v1/media/hash accepts (413 above).")
+    bank_import_max_bytes: int = Field(32 * 1024 * 1024, description="Largest request body of the /v1/banks routes (imports).")
+    bank_refresh_seconds: float = Field(5.0, description="How often a process picks up bank changes made by other processes.")
+    bank_flood_threshold: int | None = Field(100, description="Default for new banks: quarantine an entry matching more "
+                                             "distinct items than this within the window (None = off).")
+    bank_flood_window_seconds: int = Field(86_400, description="Default flood window of new banks.")
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -84,6 +84,19 @@ class DisclaimerOut(BaseModel):
     already_present: bool
 
 
+class OverrideContext(BaseModel):
+    """A moderator's override as it bears on an automated answer."""
+
+    id: int
+    status: Literal["pending", "active", "withdrawn", "superseded", "stale", "expired"]
+    applied: bool
+    decision: str
+    reason: str
+    content_hash: str
+    created_by: str | None = None
+    created_at: str
+
+
 class ModerationResult(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -116,6 +129,9 @@ class ModerationResult(BaseModel):
     disclaimers: list[DisclaimerOut]
     policy_version: str
     model_version: str
+    override: OverrideContext | None = Field(None, description="Present when a moderator's override concerns this item: "
+                                             "`applied` true when it decided this answer; false for an override of older "
+                                             "content (the item is then held for review) or one awaiting approval.")
 
 
 class ErrorDetail(BaseModel):
@@ -133,4 +149,10 @@ ERROR_RESPONSES = {
     413: {"model": ErrorResponse, "description": "Request body too large"},
     415: {"model": ErrorResponse, "description": "Not application/json"},
     422: {"model": ErrorResponse, "description": "A field is invalid; `error.field` names it"},
+}
+
+AUTH_RESPONSES = {
+    401: {"model": ErrorResponse, "description": "No API key, or an unknown or revoked one (`unauthorized`)"},
+    403: {"model": ErrorResponse, "description": "The key's role or publisher does not allow this "
+          "(`forbidden_role`, `forbidden_publisher`)"},
 }

@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 
 import anyio
+from sqlalchemy.exc import SQLAlchemyError
 
 from classifiers.pipeline import Moderator, Timings
 from labels.policy import PolicyError, load_policy_set
 from service.config import Settings
 from service.observability import observe_moderation, observe_policy_reload
-from service.storage import Storage, store_result
+from service.auth import KeyStore
+from service.banks import HashBanks, hash_entry_ids
+from service.storage import Storage, store_result  # noqa: F401 (re-exported)
 
 log = logging.getLogger("modlabel")
 
@@ -35,6 +38,10 @@ class Services:
             moderator = Moderator(policy_set=load_policy_set(settings.policy_dir), classifier=load_classifier(settings))
         self.moderator = moderator
         self.storage = storage or Storage(settings)
+        self.keys = KeyStore(self.storage, settings.key_cache_seconds)  # API keys (service.auth)
+        self.banks = HashBanks(self.storage, settings)  # hash banks (service.banks): the moderator's hash matcher
+        if self.moderator.hash_matcher is None:
+            self.moderator.hash_matcher = self.banks
 
     def reload_policy(self) -> None:
         """Swap in a freshly loaded policy tree (SIGHUP); requests in flight keep the old one."""
@@ -67,18 +74,49 @@ class Services:
         signal.signal(signal.SIGHUP, on_sighup)
         return True
 
-    async def moderate_and_store(self, item: dict, *, request=None) -> dict:
-        """Moderate; an item with an ``id`` is also stored as its current decision (one transaction)."""
+    async def moderate_and_store(self, item: dict, *, request=None, actor: str | None = None, store: bool = True) -> dict:
+        """Moderate; an item with an ``id`` is also stored as its current decision (one transaction).
+
+        A stored item answers under its overrides (``service.overrides.store_automated``):
+        a moderator's override of this content wins, and the answer then carries ``override``.
+        """
         timings = Timings()
+        if self.banks.stale:
+            await anyio.to_thread.run_sync(self.banks.refresh_quietly)
         result = self.moderator.moderate(item, timings=timings)
+        if hash_entry_ids(result):
+            result = await anyio.to_thread.run_sync(lambda: self._count_hash_hits(item, result))
         observe_moderation(self.moderator.policy_set, item, result, timings)
-        if item.get("id"):
-            await anyio.to_thread.run_sync(self._store_api_result, item.get("publisher") or "default", item["id"], result)
+        if item.get("id") and store:
+            result = await anyio.to_thread.run_sync(
+                lambda: self._store_api_result(item.get("publisher") or "default", item["id"], result, item, actor))
         return result
 
-    def _store_api_result(self, publisher: str, item_id: str, result: dict) -> None:
+    def moderate_sync(self, item: dict) -> dict:
+        """``moderator.moderate`` for worker threads (the webhook), with the hash-bank steps of ``moderate_and_store``."""
+        if self.banks.stale:
+            self.banks.refresh_quietly()
+        result = self.moderator.moderate(item)
+        return self._count_hash_hits(item, result) if hash_entry_ids(result) else result
+
+    def _count_hash_hits(self, item: dict, result: dict) -> dict:
+        """Record the bank entries' hits (flood control); moderate again when that quarantined an entry."""
+        key = item.get("id") or f"~{result['content_hash']}"
+        try:
+            quarantined = self.banks.account(result, publisher=item.get("publisher") or "default", item_key=key)
+        except SQLAlchemyError:
+            log.warning("hash banks: could not record hits (database unavailable?)", exc_info=True)
+            return result
+        return self.moderator.moderate(item) if quarantined else result
+
+    def _store_api_result(self, publisher: str, item_id: str, result: dict, content: dict | None = None,
+                          actor: str | None = None) -> dict:
+        from service.overrides import store_automated
+
         with self.storage.session() as session:
-            store_result(session, publisher=publisher, item_id=item_id, result=result, source="api")
+            answer, context = store_automated(session, publisher=publisher, item_id=item_id, result=result,
+                                              source="api", content=content, actor=actor)
+        return {**answer, "override": context} if context is not None else answer
 
     async def readiness(self) -> list[str]:
         problems = []

@@ -92,6 +92,9 @@ async def lifespan(app) -> AsyncIterator[None]:
 
     storage: Storage = app.state.services.storage
     await anyio.to_thread.run_sync(storage.ensure_schema)
+    banks = getattr(app.state.services, "banks", None)
+    if banks is not None:  # load the hash banks before the first request
+        await anyio.to_thread.run_sync(banks.refresh_quietly)
     stop = asyncio.Event()
     sender = asyncio.create_task(run_sender(storage, stop)) if storage.settings.outbox_enabled else None
     try:
@@ -115,8 +118,11 @@ def record_decision_change(session: Session, publisher: str, item_id: str, new_r
     if source is None:
         source = reason if reason in ("override", "rescan") else "override"
     row, previous = item_queries.store_result(session, publisher=publisher, item_id=item_id, result=new_result,
-                                              source=source, reason=reason)
-    if previous is not None and previous != row.decision:
+                                              source=source, reason=reason, actor=actor)
+    from service.db.models import Item
+
+    became_current = session.get(Item, row.item_pk).current_result_id == row.id  # an override may stand over it
+    if previous is not None and previous != row.decision and became_current:
         outbox.enqueue_decision_change(session, publisher=publisher, item_id=item_id, row=row,
                                        previous_decision=previous, reason=reason, source=source, actor=actor)
     return row

@@ -21,8 +21,8 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 
-from modlabel import (ApiError, AsyncClient, Client, ItemRecord, Label, ModerationResult, NotFound, TransportError,
-                      sign_webhook)
+from modlabel import (ApiError, AsyncClient, AuthError, Client, ItemRecord, Label, ModerationResult, NotFound,
+                      TransportError, sign_webhook)
 from service.app import create_app
 from service.config import Settings
 
@@ -45,6 +45,22 @@ def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
                 "MODLABEL_OUTBOX_ENABLED": "false", "MODLABEL_BOOTSTRAP_ADMIN": "false", "PYTHONUNBUFFERED": "1"})
     env.update(extra)
     return env
+
+
+def create_key(storage=None, *, data_dir: Path | None = None, role: str = "admin", publisher: str | None = None) -> str:
+    """A new API key stored in ``storage`` (or in the embedded database of ``data_dir``, e.g. a live server's)."""
+    from service.auth import create_key as create
+    from service.storage import Storage
+
+    own = storage is None
+    if own:
+        storage = Storage(Settings(data_dir=data_dir, classifier_enabled=False, bootstrap_admin=False))
+    try:
+        with storage.session() as s:
+            return create(s, role=role, publisher=publisher, actor="test")[1]
+    finally:
+        if own:
+            storage.dispose()
 
 
 @contextlib.contextmanager
@@ -85,13 +101,14 @@ def live_server(env: dict[str, str], *, workers: int = 1, log_path: Path | None 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     data = tmp_path_factory.mktemp("client-server")
+    key = create_key(data_dir=data)
     with live_server(server_env(data)) as (base, _):
-        yield base, data
+        yield base, data, key
 
 
 @pytest.fixture
 def client(server):
-    with Client(server[0]) as c:
+    with Client(server[0], api_key=server[2]) as c:
         yield c
 
 
@@ -132,6 +149,24 @@ def test_errors_carry_status_code_and_field(client):
     assert invalid.value.status == 422 and invalid.value.code == "validation_error" and invalid.value.field == "type"
 
 
+def test_a_missing_or_wrong_key_is_an_auth_error(server):
+    for key in (None, "mlk_nope_wrong"):
+        with Client(server[0], api_key=key) as c:
+            with pytest.raises(AuthError) as denied:
+                c.moderate(ITEM)
+            assert denied.value.status == 401 and denied.value.code == "unauthorized"
+
+
+def test_a_publisher_key_stores_for_its_publisher(server):
+    key = create_key(data_dir=server[1], role="cms", publisher="example-news")
+    with Client(server[0], api_key=key) as c:
+        result = c.moderate({**ITEM, "id": "client-cms"})
+        assert c.get_item("example-news", "client-cms").decision == result.decision
+        with pytest.raises(AuthError) as other:
+            c.moderate({**ITEM, "publisher": "default"})
+        assert other.value.status == 403
+
+
 def test_pre_publish_is_signed_with_sign_webhook(client, server):
     from service.db.secrets import add_secret
     from service.storage import Storage
@@ -162,9 +197,10 @@ def test_sign_webhook_verifies_with_standardwebhooks():
 
 def test_async_client_over_asgi_transport(tmp_path):
     app = create_app(Settings(data_dir=tmp_path, classifier_enabled=False, bootstrap_admin=False, outbox_enabled=False))
+    key = create_key(app.state.services.storage)
 
     async def run():
-        async with AsyncClient("http://modlabel.test", transport=httpx.ASGITransport(app=app)) as c:
+        async with AsyncClient("http://modlabel.test", api_key=key, transport=httpx.ASGITransport(app=app)) as c:
             assert (await c.health()).ok
             result = await c.moderate({**ITEM, "id": "async-1"})
             record = await c.get_item("example-news", "async-1")

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from service.app import create_app
 from service.config import Settings
 from service.observability import JsonFormatter, route_template
-from tests.test_client import live_server, server_env
+from tests.test_client import create_key, live_server, server_env
 
 ARTICLE = {"publisher": "example-news", "title": "Militants release video",
            "body": "A new video released by the Islamic State purportedly shows bodies lying in the street."}
@@ -27,9 +27,14 @@ def make_app(tmp_path, **overrides):
     return create_app(Settings(**values))
 
 
+def keyed(app, **kwargs) -> TestClient:
+    """A TestClient that sends a fresh admin key."""
+    return TestClient(app, headers={"Authorization": f"Bearer {create_key(app.state.services.storage)}"}, **kwargs)
+
+
 @pytest.fixture
 def client(tmp_path):
-    with TestClient(make_app(tmp_path), raise_server_exceptions=False) as c:
+    with keyed(make_app(tmp_path), raise_server_exceptions=False) as c:
         yield c
 
 
@@ -74,7 +79,7 @@ def test_metrics_count_requests_per_route_template_decisions_labels_and_stages(c
 
 
 def test_refused_and_unknown_requests_are_counted_without_raw_paths(tmp_path):
-    with TestClient(make_app(tmp_path, max_request_bytes=1000)) as c:
+    with keyed(make_app(tmp_path, max_request_bytes=1000)) as c:
         assert c.post("/v1/moderate", content=b"{" + b" " * 2000 + b"}", headers={"content-type": "application/json"}).status_code == 413
         assert c.get("/does/not/exist-123").status_code == 404
         text = c.get("/metrics").text
@@ -99,7 +104,7 @@ def test_every_response_carries_a_request_id_even_errors(tmp_path):
     async def boom():
         raise RuntimeError("kaboom")
 
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with keyed(app, raise_server_exceptions=False) as c:
         responses = [c.get("/nope"), c.post("/v1/moderate", json={"type": "podcast"}), c.get("/boom"),
                      c.post("/v1/moderate", content=b"{", headers={"content-type": "application/json"})]
     assert [r.status_code for r in responses] == [404, 422, 500, 400]
@@ -109,9 +114,10 @@ def test_every_response_carries_a_request_id_even_errors(tmp_path):
 
 
 def test_logs_are_json_lines_without_secrets_or_bodies(tmp_path, capsys):
-    canaries = {"body": "CANARY-BODY-7f3a", "key": "sk_live_CANARY-KEY-91bd", "sig": "v1,CANARYSIGNATURE+x/ZZ==",
-                "title": "CANARY-TITLE-c0de", "query": "CANARY-QUERY-5e5e"}
     app = make_app(tmp_path, log_level="DEBUG")
+    key = create_key(app.state.services.storage)  # a real key: the request succeeds, and the key must not be logged
+    canaries = {"body": "CANARY-BODY-7f3a", "key": key, "sig": "v1,CANARYSIGNATURE+x/ZZ==",
+                "title": "CANARY-TITLE-c0de", "query": "CANARY-QUERY-5e5e", "wrong key": "mlk_canary_WRONGKEY"}
     with TestClient(app, raise_server_exceptions=False) as c:
         capsys.readouterr()
         headers = {"Authorization": f"Bearer {canaries['key']}", "webhook-signature": canaries["sig"],
@@ -121,22 +127,23 @@ def test_logs_are_json_lines_without_secrets_or_bodies(tmp_path, capsys):
         r1 = c.post(f"/v1/moderate?token={canaries['query']}", json=item, headers=headers)
         r2 = c.post("/v1/webhooks/pre-publish?publisher=example-news", json=item, headers=headers)
         r3 = c.post("/v1/moderate", json={"type": "podcast", "body": canaries["body"]}, headers=headers)
+        r4 = c.post("/v1/moderate", json=item, headers={**headers, "Authorization": f"Bearer {canaries['wrong key']}"})
         logging.getLogger("modlabel.test").info("explicit", extra={"authorization": canaries["key"], "body": canaries["body"]})
-    assert (r1.status_code, r2.status_code, r3.status_code) == (200, 401, 422)
+    assert (r1.status_code, r2.status_code, r3.status_code, r4.status_code) == (200, 401, 422, 401)
     err = capsys.readouterr().err
     lines = [json.loads(line) for line in err.splitlines() if line.strip()]
     access = [line for line in lines if line["logger"] == "modlabel.access"]
-    assert len(access) == 3
+    assert len(access) == 4
     for line in access:
         assert line["request_id"] == "req-log-test"
         assert {"method", "route", "status", "duration_ms", "ts", "level"} <= set(line)
     assert [(a["route"], a["status"]) for a in access] == [
-        ("/v1/moderate", 200), ("/v1/webhooks/pre-publish", 401), ("/v1/moderate", 422)]
+        ("/v1/moderate", 200), ("/v1/webhooks/pre-publish", 401), ("/v1/moderate", 422), ("/v1/moderate", 401)]
     explicit = next(line for line in lines if line["event"] == "explicit")
     assert explicit["authorization"] == "[redacted]" and explicit["body"] == "[redacted]"
     for name, canary in canaries.items():
         assert canary not in err, f"{name} leaked into the logs"
-    assert "Bearer" not in err and "CANARY" not in err
+    assert "Bearer" not in err and "CANARY" not in err and "WRONGKEY" not in err
 
 
 def test_json_formatter_keeps_exceptions_and_extra_fields():
@@ -167,9 +174,10 @@ def test_multiprocess_metrics_sum_every_worker(tmp_path):
     metrics_dir = tmp_path / "prom"
     metrics_dir.mkdir()
     env = server_env(tmp_path / "data", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
+    key = create_key(data_dir=tmp_path / "data")
     n = 30
     with live_server(env, workers=2, log_path=tmp_path / "server.log") as (base, _):
-        with httpx.Client(base_url=base, timeout=10) as c:
+        with httpx.Client(base_url=base, timeout=10, headers={"Authorization": f"Bearer {key}"}) as c:
             with ThreadPoolExecutor(6) as pool:
                 codes = list(pool.map(lambda i: c.post("/v1/moderate", json={**ARTICLE, "id": f"mp-{i}"}).status_code, range(n)))
             assert codes == [200] * n

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from service.cli import app
-from tests.test_client import live_server, server_env
+from tests.test_client import create_key, live_server, server_env
 
 runner = CliRunner()
 LABELS = Path(__file__).resolve().parents[1] / "labels"
@@ -124,12 +124,13 @@ def test_diff_refuses_a_broken_candidate(tmp_path):
 def test_sighup_reloads_the_policy_without_failing_a_request(tmp_path):
     root = labels_copy(tmp_path)
     env = server_env(tmp_path / "data", MODLABEL_POLICY_DIR=str(root))
+    auth = {"Authorization": f"Bearer {create_key(data_dir=tmp_path / 'data')}"}
     log_path = tmp_path / "server.log"
     results: list[tuple[float, int, str | None]] = []
     stop = threading.Event()
 
     def hammer(base: str, worker: int) -> None:
-        with httpx.Client(base_url=base, timeout=10) as c:
+        with httpx.Client(base_url=base, timeout=10, headers=auth) as c:
             i = 0
             while not stop.is_set() and i < 2000:
                 i += 1
@@ -140,7 +141,7 @@ def test_sighup_reloads_the_policy_without_failing_a_request(tmp_path):
                     results.append((time.monotonic(), 0, repr(exc)))
 
     with live_server(env, log_path=log_path) as (base, proc):
-        old = httpx.post(f"{base}/v1/moderate", json=ITEMS[0]).json()["policy_version"]
+        old = httpx.post(f"{base}/v1/moderate", json=ITEMS[0], headers=auth).json()["policy_version"]
         threads = [threading.Thread(target=hammer, args=(base, w)) for w in range(4)]
         for t in threads:
             t.start()
@@ -152,7 +153,7 @@ def test_sighup_reloads_the_policy_without_failing_a_request(tmp_path):
         new = old
         while time.monotonic() < deadline and new == old:
             time.sleep(0.05)
-            new = httpx.post(f"{base}/v1/moderate", json=ITEMS[1]).json()["policy_version"]
+            new = httpx.post(f"{base}/v1/moderate", json=ITEMS[1], headers=auth).json()["policy_version"]
         switched = time.monotonic()
         time.sleep(0.5)  # keep requests flowing after the switch
         edit_policy(root, thresholds={"graphic_violence": 7})  # a broken tree: the reload fails, the old one stays
@@ -163,7 +164,7 @@ def test_sighup_reloads_the_policy_without_failing_a_request(tmp_path):
             t.join()
         assert proc.poll() is None, "SIGHUP must not stop the server"
         after_bad = httpx.post(f"{base}/v1/moderate?token=CANARY-QUERY", json={**ITEMS[0], "body": "CANARY-BODY " + ITEMS[0]["body"]},
-                               headers={"Authorization": "Bearer CANARY-KEY"}).json()["policy_version"]
+                               headers=auth).json()["policy_version"]
         metrics = httpx.get(f"{base}/metrics").text
     assert old.startswith("policy-v1") and new.startswith("policy-v9+"), (old, new)
     assert after_bad == new
@@ -177,7 +178,66 @@ def test_sighup_reloads_the_policy_without_failing_a_request(tmp_path):
     assert 'modlabel_policy_reloads_total{result="error"} 1.0' in metrics
     log_text = log_path.read_text()
     log_lines = [json.loads(line) for line in log_text.splitlines() if line.strip()]  # every line is JSON
-    assert "CANARY" not in log_text and not any(line["logger"] == "uvicorn.access" for line in log_lines)
+    assert "CANARY" not in log_text and auth["Authorization"].split()[1] not in log_text and not any(line["logger"] == "uvicorn.access" for line in log_lines)
     assert sum(line["logger"] == "modlabel.access" for line in log_lines) >= len(results)
     assert any(line["event"] == "policy reloaded" and line["policy_version"] == new for line in log_lines)
     assert any(line["event"].startswith("policy reload failed") and "v1.json" in line["error"] for line in log_lines)
+
+
+@pytest.mark.slow
+def test_sighup_to_the_supervisor_of_several_workers_replaces_them_without_failing_a_request(tmp_path):
+    """With --workers 2, uvicorn's supervisor answers SIGHUP by starting new workers before retiring the old ones."""
+    root = labels_copy(tmp_path)
+    env = server_env(tmp_path / "data", MODLABEL_POLICY_DIR=str(root))
+    auth = {"Authorization": f"Bearer {create_key(data_dir=tmp_path / 'data')}"}
+    results: list[tuple[int, str | None]] = []
+    stop = threading.Event()
+
+    def hammer(base: str) -> None:
+        with httpx.Client(base_url=base, timeout=10, headers=auth) as c:
+            for _ in range(5000):
+                if stop.is_set():
+                    return
+                try:
+                    r = c.post("/v1/moderate", json=ITEMS[0])
+                    results.append((r.status_code, r.json().get("policy_version")))
+                except httpx.HTTPError as exc:
+                    results.append((0, repr(exc)))
+
+    with live_server(env, workers=2, log_path=tmp_path / "server.log") as (base, proc):
+        old = httpx.post(f"{base}/v1/moderate", json=ITEMS[0], headers=auth).json()["policy_version"]
+        threads = [threading.Thread(target=hammer, args=(base,)) for _ in range(3)]
+        for t in threads:
+            t.start()
+        before = workers(proc.pid)
+        edit_policy(root, version="policy-v9")
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (len(workers(proc.pid)) == 2 and not workers(proc.pid) & before):
+            time.sleep(0.2)
+        replaced = len(results)
+        time.sleep(0.5)
+        stop.set()
+        for t in threads:
+            t.join()
+        new = httpx.post(f"{base}/v1/moderate", json=ITEMS[0], headers=auth).json()["policy_version"]
+    assert len(before) == 2 and new.startswith("policy-v9+")
+    assert not [r for r in results if r[0] != 200]
+    assert {v for _, v in results} == {old, new} and {v for _, v in results[replaced:]} == {new}
+
+
+def workers(pid: int) -> set[int]:
+    """The worker processes uvicorn's supervisor ``pid`` spawned (Linux /proc; not multiprocessing's resource tracker)."""
+    children = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children |= {int(c) for c in (task / "children").read_text().split()}
+    out = set()
+    for child in children:
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in cmdline and b"resource_tracker" not in cmdline:
+            out.add(child)
+    return out
+

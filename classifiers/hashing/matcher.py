@@ -135,6 +135,13 @@ class BankMatcher:
                 return negative, []
             return [], self._hits(pdq, [b for b in banks if b.kind == "positive"], first_only=False)
 
+    def negative_hit(self, pdq: str, publisher: str) -> bool:
+        """Whether a negative bank that applies to ``publisher`` vouches for this hash."""
+        with self._lock:
+            banks = [b for b in self._banks.values()
+                     if b.kind == "negative" and (b.publisher is None or b.publisher == publisher)]
+            return bool(self._hits(pdq, banks, first_only=True))
+
     def _hits(self, pdq: str, banks: list[BankInfo], *, first_only: bool) -> list[Hit]:
         hits = []
         for bank in sorted(banks, key=lambda b: b.id):

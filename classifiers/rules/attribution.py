@@ -83,6 +83,8 @@ class SentenceView:
                     return True
         if hit.start >= 5 and self.text[hit.start - 5:hit.start] == "anti-":
             return True
+        if hit.start >= 4 and self.text[hit.start - 4:hit.start] == "pro-":
+            return True
         return False
 
     def reports_near(self, hit: Hit, window: int = 80) -> bool:
@@ -101,6 +103,48 @@ def find(view: SentenceView, modifiers: frozenset[str]) -> list[Finding]:
     out.extend(_claim(view, modifiers))
     out.extend(_perpetrator(view))
     out.extend(_own_channel(view))
+    out.extend(_statement_in(view, modifiers))
+    return out
+
+
+def _subject_like(view: SentenceView, hit: Hit) -> bool:
+    """Nothing but an appositive between ``hit`` and a following verb-like cue: "Amaq, the group's agency, said"."""
+    return any(v.start >= hit.end and _gap(hit, v) <= 8 for v in view.of("statement_verbs"))
+
+
+_INTRO = ("in", "via", "through")
+
+
+def _statement_in(view: SentenceView, modifiers) -> list[Finding]:
+    """ "The Quds Brigades, the armed wing of Islamic Jihad, said in a communique ..." and
+    "Islamic State said its fighters took the port, in a claim that appeared with photographs"."""
+    out = []
+    verbs = view.of("statement_verbs")
+    if not verbs:
+        return out
+    materials = view.of("material", "channels", "outlet")
+    text = view.text
+    for verb in verbs:
+        subject = None
+        for h in view.of(*AGENTS):
+            if h.end <= verb.start and 0 <= _gap(h, verb) <= 8 and h.key not in _PRONOUNS:
+                if subject is None or h.start > subject.start:
+                    subject = h
+        if subject is None or view.guarded(subject):
+            continue
+        if subject.kind == "actor" and view.is_modifier(subject, modifiers):
+            continue
+        if any(r.start > subject.end and r.end <= verb.start for r in view.of("reporting_subjects")):
+            continue
+        for m in materials:
+            if m.start < verb.end:
+                continue
+            lead = text[verb.end:m.start].split()[-4:]
+            if any(w in _INTRO for w in lead):
+                actor = view.actor_of(subject)
+                if actor is not None:
+                    out.append(Finding("attribution.statement", (actor,), subject.start, m.end, 0.85))
+                break
     return out
 
 
@@ -169,7 +213,7 @@ def _passive(view: SentenceView, modifiers) -> list[Finding]:
         agent = _agent_after(view, verb, max_gap, modifiers)
         if agent is None:
             continue
-        needs_material = key not in ("credited to", "attributed to") and "logo" not in key and "insignia" not in key and "watermark" not in key
+        needs_material = "logo" not in key and "insignia" not in key and "watermark" not in key
         mat = None
         if needs_material:
             for m in materials:
@@ -177,7 +221,7 @@ def _passive(view: SentenceView, modifiers) -> list[Finding]:
                     mat = m
             if mat is None:
                 continue
-        if (last in _CHANNEL_PREPS and needs_material) or key == "from":
+        if (last in _CHANNEL_PREPS and key not in ("attributed to", "credited to")) or key == "from":
             # "posted on its channels", "released on ISIS channels", "from Amaq": the agent must own a channel or be an outlet.
             if agent.kind != "outlet" and not _channel_follows(view, agent):
                 if agent.key in _PRONOUNS or agent.kind == "group_references":
@@ -251,12 +295,18 @@ def _outlet(view: SentenceView) -> list[Finding]:
     if not outlets:
         return out
     support = view.of("material", "attribution_passive", "attribution_active", "claim")
+    text = view.text
     for o in outlets:
-        near = [s for s in support if abs(s.word - o.word) <= 12]
+        # the outlet acts (Amaq said / published) or carries ("according to Amaq", "carried by al-Naba", "on Amaq")
+        after = [s for s in support if s.start >= o.end and _gap(o, s) <= 8]
+        before_words = text[max(0, o.start - 30):o.start].split()[-3:]
+        carried = bool(before_words) and (" ".join(before_words[-2:]) in ("according to", "carried by", "published by", "released by", "issued by", "aired by")
+                                          or before_words[-1] in ("on", "via", "through", "by", "in") or " ".join(before_words[-3:-1]) in ("according to",))
+        near = after if after else ([s for s in support if abs(s.word - o.word) <= 12] if carried else [])
         if near:
             s = min(near, key=lambda x: abs(x.word - o.word))
             out.append(Finding("attribution.outlet", (o.payload,), min(o.start, s.start), max(o.end, s.end), 0.9))
-        elif view.reports_near(o):
+        elif carried or view.reports_near(o, window=40) and _subject_like(view, o):
             out.append(Finding("attribution.outlet", (o.payload,), o.start, o.end, 0.9))
     return out
 
@@ -280,12 +330,6 @@ def _claim(view: SentenceView, modifiers) -> list[Finding]:
         if actor is None:
             continue
         out.append(Finding("attribution.claim", (actor,), subject.start, c.end, 0.85))
-    for verb in view.of("attribution_passive"):
-        if verb.key != "claimed by":
-            continue
-        agent = _agent_after(view, verb, 3, modifiers)
-        if agent is not None and (actor := view.actor_of(agent)):
-            out.append(Finding("attribution.claim", (actor,), verb.start, agent.end, 0.85))
     return out
 
 
@@ -298,7 +342,7 @@ def _perpetrator(view: SentenceView) -> list[Finding]:
     perps = view.of("perpetrators")
     context = view.of("attacker_context")
     for m in mats:
-        p = next((p for p in perps if abs(p.word - m.word) <= 8), None)
+        p = next((p for p in perps if abs(p.word - m.word) <= 16), None)
         if p is None:
             continue
         if not context and m.key in ("diary", "suicide note", "body camera", "bodycam", "video confession"):

@@ -108,7 +108,7 @@ def build_lexicon(actors_path: Path | None = None, cues_path: Path | None = None
             domains[domain.lower()] = actor.id
 
     for kind in ("material", "attribution_passive", "attribution_active", "claim", "claim_negators", "channels",
-                 "group_references", "reporting_subjects", "perpetrators", "perpetrator_material",
+                 "group_references", "reporting_subjects", "statement_verbs", "perpetrators", "perpetrator_material",
                  "attacker_context", "depiction", "figurative", "figurative_domains", "verified_negators",
                  ):
         for phrase in cues[kind]:

@@ -46,6 +46,7 @@ class HashBankEntry(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("bank_id", "pdq", name="uq_hash_bank_entries_bank_pdq"),
         Index("ix_hash_bank_entries_bank_status", "bank_id", "status"),
+        Index("ix_hash_bank_entries_updated", "updated_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -8,12 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from service.db.bank_models import HashBank, HashBankEntry, HashEntryHit, ItemMedia
-from service.db.models import AuditEvent, Item, ModerationResultRow, utcnow
+from service.db.models import Item, ModerationResultRow, utcnow
 
 # -- banks ---------------------------------------------------------------------------------
 
@@ -140,20 +140,14 @@ def store_item_media(session: Session, *, item_pk: int, content_hash: str, media
                               content_hash=content_hash, updated_at=now))
 
 
-def iter_item_media(session: Session, *, publisher: str | None, batch: int = 50_000) -> Iterator[list[tuple[ItemMedia, Item]]]:
-    """Stored media hashes of items' current content (one publisher's, or all), in batches."""
-    after = 0
-    while True:
-        query = (select(ItemMedia, Item).join(Item, col(Item.id) == ItemMedia.item_pk)
-                 .where(col(ItemMedia.id) > after, col(ItemMedia.content_hash) == col(Item.content_hash)))
-        if publisher is not None:
-            query = query.where(Item.publisher == publisher)
-        rows = list(session.exec(query.order_by(col(ItemMedia.id)).limit(batch)).all())
-        if rows:
-            yield [(m, i) for m, i in rows]
-        if len(rows) < batch:
-            return
-        after = rows[-1][0].id  # type: ignore[assignment]
+def item_media_page(session: Session, *, publisher: str | None, after_id: int = 0,
+                    limit: int = 20_000) -> list[tuple[ItemMedia, Item]]:
+    """Stored media hashes of items' current content (one publisher's, or all), by id after ``after_id``."""
+    query = (select(ItemMedia, Item).join(Item, col(Item.id) == ItemMedia.item_pk)
+             .where(col(ItemMedia.id) > after_id, col(ItemMedia.content_hash) == col(Item.content_hash)))
+    if publisher is not None:
+        query = query.where(Item.publisher == publisher)
+    return [(m, i) for m, i in session.exec(query.order_by(col(ItemMedia.id)).limit(limit)).all()]
 
 
 def current_source(session: Session, item: Item) -> str | None:
@@ -163,15 +157,6 @@ def current_source(session: Session, item: Item) -> str | None:
     return row.source if row is not None else None
 
 
-# -- audit ---------------------------------------------------------------------------------
-
-
-def audit(session: Session, *, action: str, actor: str | None, publisher: str | None, before=None, after=None,
-          item_id: str | None = None) -> None:
-    """Append one audit event (the table refuses updates and deletes)."""
-    session.add(AuditEvent(actor_key_id=actor, action=action, publisher=publisher, item_id=item_id,
-                           before=before, after=after))
-
-
-def touch_bank(session: Session, bank: HashBank) -> None:
-    session.exec(update(HashBank).where(col(HashBank.id) == bank.id).values(updated_at=utcnow()))  # type: ignore[call-overload]
+def clear_hits(session: Session, entry_id: int) -> None:
+    """Forget an entry's hits (a reviewed entry starts its flood count afresh)."""
+    session.exec(delete(HashEntryHit).where(col(HashEntryHit.entry_id) == entry_id))  # type: ignore[call-overload]

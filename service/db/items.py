@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from service.db import audit
 from service.db.contents import save_content
+from service.db.banks import store_item_media
 from service.db.models import SOURCES, Item, ModerationResultRow, Override, utcnow
 
 
@@ -70,6 +71,8 @@ def store_result(
     session.flush()
     if content is not None:
         save_content(session, item_pk=item.id, content_hash=row.content_hash, content=content)  # type: ignore[arg-type]
+        # Hash banks: the media hashes of the current content, for retroactive matching.
+        store_item_media(session, item_pk=item.id, content_hash=row.content_hash, media=content.get("media"))  # type: ignore[arg-type]
     before = None if previous is None else {"result_id": item.current_result_id, "decision": item.decision,
                                             "content_hash": item.content_hash}
     stands = source != "override" and _override_stands(session, item, row.content_hash)
@@ -96,7 +99,8 @@ def _override_stands(session: Session, item: Item, content_hash: str) -> bool:
     if current is None or current.source != "override":
         return False
     # An override recorded through service.overrides stands while it is active and unexpired.
-    owner = session.exec(select(Override).where(Override.result_id == current.id)).first()
+    owner = session.exec(select(Override).where(Override.publisher == item.publisher, Override.item_id == item.item_id,
+                                                Override.result_id == current.id)).first()
     if owner is None:
         return True
     return owner.status == "active" and (owner.expires_at is None or owner.expires_at > utcnow())

@@ -32,10 +32,10 @@ from service import webhook_auth
 from service.adapters import adapt
 from service.body_html import render_body_html
 from service.db import deliveries
-from service.db.items import store_result
 from service.db.secrets import active_secrets
 from service.errors import ApiError, error_body
-from service.schemas import ERROR_RESPONSES, DisclaimerOut, ErrorResponse, LabelOut
+from service.overrides import store_automated
+from service.schemas import ERROR_RESPONSES, DisclaimerOut, ErrorResponse, LabelOut, OverrideContext
 
 log = logging.getLogger("modlabel.webhooks")
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -55,6 +55,8 @@ class PrePublishAnswer(BaseModel):
     payload_shape: Literal["contract", "wordpress", "contentful", "ghost"]
     policy_version: str
     model_version: str
+    override: OverrideContext | None = Field(None, description="A moderator's override concerning this item "
+                                             "(`applied`: it decided this answer).")
 
 
 _LAST_SECRETS: dict[tuple[str, str], list[str]] = {}  # (database, publisher) -> last good secrets (fail-open)
@@ -95,10 +97,15 @@ def _answer(services, body: bytes, headers, publisher: str) -> tuple[dict, dict,
     except orjson.JSONDecodeError as exc:
         raise ApiError(400, "invalid_json", f"request body is not valid JSON: {exc}") from None
     adapted = adapt(payload, publisher=publisher, headers=headers)
-    result = services.moderator.moderate(adapted.item)
+    result = services.moderate_sync(adapted.item)  # moderate, with hash-bank sync and flood control
+    return _answer_dict(result, adapted), result, adapted
+
+
+def _answer_dict(result: dict, adapted) -> dict:
+    """The answer for one result (the pipeline's, or a moderator's override of this content)."""
     html = render_body_html(adapted.body_html, is_html=adapted.body_is_html, disclaimers=result["disclaimers"],
                             media=adapted.item.get("media"))
-    return {
+    answer = {
         "allow": result["decision"] in ALLOWED,
         "decision": result["decision"],
         "message": editor_message(result),
@@ -110,7 +117,10 @@ def _answer(services, body: bytes, headers, publisher: str) -> tuple[dict, dict,
         "payload_shape": adapted.shape,
         "policy_version": result["policy_version"],
         "model_version": result["model_version"],
-    }, result, adapted
+    }
+    if result.get("override") is not None:
+        answer["override"] = result["override"]
+    return answer
 
 
 @dataclass(frozen=True)
@@ -192,14 +202,19 @@ def handle(services, body: bytes, headers, publisher: str, signed: webhook_auth.
 
 def _process(services, claim: deliveries.Claim, body: bytes, headers, publisher: str) -> Outcome:
     try:
-        answer, result, _ = _answer(services, body, headers, publisher)
+        answer, result, adapted = _answer(services, body, headers, publisher)
         status, text = 200, orjson.dumps(answer).decode()
     except ApiError as exc:  # a deterministic refusal: stored and replayed like an answer
         result, status, text = None, exc.status, orjson.dumps(error_body(exc.code, exc.message, exc.field)).decode()
     with services.storage.session() as session:
         if result is not None and result.get("item_id"):
-            store_result(session, publisher=publisher, item_id=result["item_id"], result=result, source="webhook",
-                         delivery_id=claim.delivery_id)
+            # A moderator's override of this content wins; changed content after one is held (service.overrides).
+            final, context = store_automated(session, publisher=publisher, item_id=result["item_id"], result=result,
+                                             source="webhook", content={**adapted.item, "publisher": publisher},
+                                             actor="webhook", delivery_id=claim.delivery_id)
+            if context is not None:
+                answer = _answer_dict({**final, "override": context}, adapted)
+                text = orjson.dumps(answer).decode()
         deliveries.complete(session, claim, status=status, body=text)
     return Outcome(status, text.encode())
 

@@ -54,6 +54,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("bank_id", "pdq", name="uq_hash_bank_entries_bank_pdq"),
     )
     op.create_index("ix_hash_bank_entries_bank_status", "hash_bank_entries", ["bank_id", "status"])
+    # Matchers in every process poll for entries changed since their last look.
+    op.create_index("ix_hash_bank_entries_updated", "hash_bank_entries", ["updated_at"])
     op.create_table(
         "hash_entry_hits",
         sa.Column("id", sa.Integer(), primary_key=True),

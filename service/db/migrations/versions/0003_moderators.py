@@ -50,6 +50,7 @@ def upgrade() -> None:
     op.add_column("overrides", sa.Column("withdrawn_by", sa.String(64), nullable=True))
     # When the current decision was first reached: the review queue is oldest first.
     op.add_column("items", sa.Column("decision_since", sa.DateTime(timezone=True), nullable=True))
+    op.execute("UPDATE items SET decision_since = updated_at")
     op.create_index("ix_items_decision_since", "items", ["decision", "decision_since"])
     op.create_index("ix_audit_events_action", "audit_events", ["action"])
 

@@ -125,4 +125,7 @@ from service.cli_storage import db_app, webhooks_app  # noqa: E402
 
 app.add_typer(db_app, name="db")
 app.add_typer(webhooks_app, name="webhooks")
+from service.cli_keys import keys_app  # noqa: E402
+
+app.add_typer(keys_app, name="keys")
 from service.cli_ops import register as _register_ops; _register_ops(app)  # noqa: E402,E702

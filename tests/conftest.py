@@ -123,6 +123,24 @@ def storage(make_settings, db_url):
     store.dispose()
 
 
+@pytest.fixture
+def auth(storage):
+    """API keys on the test's storage: ``auth("cms", "example-news")`` -> ``{"Authorization": "Bearer mlk_..."}``.
+
+    ``auth()`` is a global admin. The same role and publisher give the same key within a test.
+    """
+    from tests.support import bearer
+
+    made: dict[tuple, dict] = {}
+
+    def make(role: str = "admin", publisher: str | None = None, *, fresh: bool = False) -> dict[str, str]:
+        if fresh or (role, publisher) not in made:
+            made[(role, publisher)] = bearer(storage, role, publisher)
+        return made[(role, publisher)]
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """../shared next to the checkout (test data staged for the team)."""

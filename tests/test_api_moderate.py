@@ -6,13 +6,15 @@ from fastapi.testclient import TestClient
 from service.app import create_app
 from service.config import Settings
 from service.schemas import ModerationResult
-from tests.support import seed_item
+from tests.support import bearer, seed_item
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     settings = Settings(data_dir=tmp_path_factory.mktemp("data"), bootstrap_admin=False)
-    with TestClient(create_app(settings)) as c:
+    app = create_app(settings)
+    with TestClient(app) as c:
+        c.headers.update(bearer(app.state.services.storage, "admin"))
         yield c
 
 

@@ -164,13 +164,13 @@ def test_embedded_sqlite_migrates_itself_on_first_use(tmp_path):
     store.dispose()
 
 
-def test_moderate_stores_results_with_an_id(storage, make_settings):
+def test_moderate_stores_results_with_an_id(storage, make_settings, auth):
     from fastapi.testclient import TestClient
 
     from service.app import create_app
 
     app = create_app(make_settings())
-    with TestClient(app) as client:
+    with TestClient(app, headers=auth("cms", "example-news")) as client:
         assert client.post("/v1/moderate", json={"title": "No id, not stored"}).status_code == 200
         r = client.post("/v1/moderate", json={"id": "m-1", "publisher": "example-news", "title": "Quiet day at the market"})
         assert r.status_code == 200

@@ -175,7 +175,7 @@ def test_environment_is_valid_settings(monkeypatch, tmp_path):
     multiproc = env.get("PROMETHEUS_MULTIPROC_DIR")
     if multiproc:
         runs = " ".join(args for k, args in final_stage() if k == "RUN")
-        assert f"mkdir -p" in runs and multiproc in runs, "PROMETHEUS_MULTIPROC_DIR must exist in the image"
+        assert "mkdir -p" in runs and multiproc in runs, "PROMETHEUS_MULTIPROC_DIR must exist in the image"
 
 
 def test_runs_as_the_created_unprivileged_user():

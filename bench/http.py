@@ -283,7 +283,9 @@ def run_wrk(url: str, path: str, bodies_file: Path, *, key: str | None, seconds:
     first_bad = next((ln.split(" ", 1)[1] for ln in out.splitlines() if ln.startswith("BENCH_FIRST_BAD ") and " " in ln), "").strip()
     errors = raw["connect"] + raw["read"] + raw["write"] + raw["timeout"]
     secs = raw["duration_us"] / 1e6
+    # wrk always runs for its full -d (its main thread sleeps), so a run stopped by the count has idle time at the end
     return {"tool": "wrk", "requests": raw["requests"], "seconds": secs, "rps": raw["requests"] / secs,
+            "count_bounded": raw["requests"] >= per_thread * threads,
             "p50_ms": raw["p50_us"] / 1000, "p90_ms": raw["p90_us"] / 1000, "p99_ms": raw["p99_us"] / 1000,
             "max_ms": raw["max_us"] / 1000, "errors": errors, "non_200": raw["bad"], "first_bad": first_bad}
 
@@ -328,6 +330,7 @@ def run_httpx(url: str, path: str, bodies_file: Path, *, key: str | None, second
         latencies.sort()
         pct = (lambda q: latencies[min(len(latencies) - 1, int(len(latencies) * q))] * 1000) if latencies else (lambda q: float("nan"))
         return {"tool": "httpx", "requests": len(latencies), "seconds": elapsed, "rps": len(latencies) / elapsed,
+                "count_bounded": state["sent"] >= limit,
                 "p50_ms": pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99), "max_ms": pct(1.0),
                 "errors": state["errors"], "non_200": state["bad"], "first_bad": state["first_bad"]}
 

@@ -39,7 +39,9 @@ def test_every_v1_route_but_the_webhook_needs_a_key(client, app):
         for method in ops:
             if not path.startswith("/v1/") or path == "/v1/webhooks/pre-publish":
                 continue
-            r = client.request(method.upper(), _example_path(path), json={})
+            content = ops[method].get("requestBody", {}).get("content", {})
+            body = {"files": {"file": ("x.png", b"x")}} if "multipart/form-data" in content else {"json": {}}
+            r = client.request(method.upper(), _example_path(path), **body)
             assert r.status_code == 401, (method, path, r.status_code, r.text)
             err = r.json()["error"]
             assert err["code"] == "unauthorized" and err["field"] == "authorization" and err["message"]

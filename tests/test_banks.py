@@ -260,9 +260,9 @@ def test_adding_an_entry_holds_stored_items_whose_media_match(client, admin, has
     assert label["evidence"][-1]["field"] == "media[1].pdq" and label["evidence"][-1]["source"].startswith("hash:terror:")
     assert client.get(f"/v1/items/{PUBLISHER}/r2", headers=admin).json()["decision"] == "publish"
     assert "r4" not in held
-    if override.status_code in (200, 201):  # the overrides route (moderators' work) is in place
-        r4 = client.get(f"/v1/items/{PUBLISHER}/r4", headers=admin).json()
-        assert r4["current"]["source"] == "override" and r4["decision"] == "publish"  # a moderator's decision stands
+    assert override.status_code == 201, override.text
+    r4 = client.get(f"/v1/items/{PUBLISHER}/r4", headers=admin).json()
+    assert r4["current"]["source"] == "override" and r4["decision"] == "publish"  # a moderator's decision stands
 
 
 def test_retroactive_matches_above_the_flood_threshold_quarantine_the_entry(client, admin, hashes):

@@ -33,18 +33,24 @@ def test_lean_path_gives_the_pipeline_probabilities(stage):
             np.testing.assert_allclose(lean[label], pipe.predict_proba([x])[0], rtol=1e-9, atol=1e-12)
 
 
-def test_classifier_finds_graphic_wording_no_rule_names(stage):
-    # Dev-set items (never trained on) where no graphic rule fires but the classifier does.
-    items = {it["id"]: it for it in read_jsonl(DEV_SET) if it["id"] in ("dev-0035", "dev-0037", "dev-0149")}
+def test_classifier_adds_labels_no_rule_names_and_they_are_mostly_right(stage):
+    # On the dev set (never trained on): labels only the classifier finds, checked against the truth.
     rules = RuleStage()
-    for it in items.values():
+    right = wrong = 0
+    for it in read_jsonl(DEV_SET):
         doc = build_document(it)
         rule_result, signals = rules.analyse(doc)
-        assert "graphic_violence" not in rule_result.votes
         result = stage.run(doc, signals=signals)
-        assert result.scores["graphic_violence"] >= stage.thresholds["graphic_violence"], it["id"]
-        ev = result.votes["graphic_violence"].evidence
-        assert ev and all(e.source.startswith("classifier:ngram:") for e in ev)
+        for label in ("extremist_source", "graphic_violence", "unverified"):
+            if label in result.votes and label not in rule_result.votes:
+                truth = it["expected"][label]
+                ok = truth != "none" if label == "graphic_violence" else bool(truth)
+                right += ok
+                wrong += not ok
+                ev = result.votes[label].evidence
+                assert ev and all(e.source.startswith("classifier:ngram:") for e in ev)
+    assert right >= 2, (right, wrong)
+    assert right > wrong, (right, wrong)
 
 
 def test_dev_set_is_kept_out_of_training():

@@ -34,7 +34,17 @@ class ClassifierStage:
             blocks.append(m.coef[:, :n])
             self._rows[label] = slice(start, start + k)
             start += k
-        self._weights = np.ascontiguousarray(np.vstack(blocks).T)
+        # One contiguous column per model row: np.take on a 1-D array is several times faster
+        # than gathering rows of a 2-D matrix.
+        self._columns = [np.ascontiguousarray(row) for row in np.vstack(blocks)]
+        self._evidence_columns = {}
+        for label, m in models.items():
+            rows = self._rows[label]
+            if m.coef.shape[0] == 1:
+                self._evidence_columns[label] = self._columns[rows.start]
+            else:
+                none = list(m.classes).index("none")
+                self._evidence_columns[label] = -self._columns[rows.start + none]
 
     @classmethod
     def load(cls, directory: Path | None = None) -> "ClassifierStage | None":
@@ -49,7 +59,7 @@ class ClassifierStage:
     def probabilities(self, text: str, signals: list[float]) -> dict[str, np.ndarray]:
         idx = self.ngrams.indices(text)
         sig = np.asarray(signals, dtype=float)
-        sums = self._weights[idx].sum(axis=0)
+        sums = np.array([np.take(col, idx).sum() for col in self._columns])
         out = {}
         for label, m in self.models.items():
             df = m.decision_from_text_sum(sums[self._rows[label]], len(idx), sig)
@@ -87,8 +97,7 @@ class ClassifierStage:
 
     def _evidence(self, doc: Document, label: str, spans: dict[str, tuple]) -> list[Evidence]:
         """The word n-grams that pushed hardest toward the label, where they occur."""
-        model = self.models[label]
-        row = model.coef[-1] if model.coef.shape[0] == 1 else model.coef[list(model.classes).index("none")] * -1
+        row = self._evidence_columns[label]
         found: list[tuple[float, Evidence]] = []
         for f in doc.fields:
             if f.kind in ("url", "source_url"):
@@ -99,7 +108,7 @@ class ClassifierStage:
             idx, starts, ends = spans[f.name]
             if len(idx) == 0:
                 continue
-            weights = row[idx]
+            weights = np.take(row, idx)
             k = min(EVIDENCE_PER_LABEL * 3, len(weights))
             top = np.argpartition(-weights, k - 1)[:k]
             top = top[np.argsort(-weights[top])]

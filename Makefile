@@ -22,9 +22,9 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-## Benchmarks (prints one table; figures go in bench/RESULTS.md)
+## Benchmarks: one table with targets, about 8 minutes (bench/RESULTS.md); BENCH_ARGS=--quick for a smoke run
 bench: $(STAMP)
-	$(BIN)/python -m bench.run_all
+	$(BIN)/python -m bench.run_all $(BENCH_ARGS)
 
 openapi: $(STAMP)
 	$(BIN)/modlabel openapi --write

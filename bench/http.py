@@ -10,7 +10,7 @@ latency histogram, body-size limit) in the same uvicorn process with the same
 flags as ``modlabel serve`` (``--log-level info --no-access-log``), bound to
 127.0.0.1 on a free port, with a temporary ``MODLABEL_DATA_DIR``.
 
-Load: wrk when it is on PATH (one thread, 32 connections, a Lua script that
+Load: wrk when it is on PATH and ``BENCH_LOAD`` is not ``httpx`` (one thread, 32 connections, a Lua script that
 posts a pool of varied 800-word articles, sends the API key when auth is on,
 stops at a request count and at a duration), else a closed-loop httpx client
 bounded the same way. Items carry no ``id``, so nothing is stored; the
@@ -257,7 +257,8 @@ def _lua_quote(s: str) -> str:
 
 
 def wrk_available() -> bool:
-    return shutil.which("wrk") is not None
+    """wrk on PATH, unless ``BENCH_LOAD=httpx`` asks for the Python client."""
+    return os.environ.get("BENCH_LOAD", "auto") != "httpx" and shutil.which("wrk") is not None
 
 
 def run_wrk(url: str, path: str, bodies_file: Path, *, key: str | None, seconds: float, limit: int,

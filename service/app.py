@@ -12,6 +12,7 @@ from service.observability import RequestContext, check_multiprocess_dir, config
 from service.routes import health, items, metrics, moderate, webhooks
 from service.routes import banks, media
 from service.routes import audit, overrides, review  # moderators
+from service import ui
 from service.services import Services
 from service.lifecycle import lifespan  # storage's, plus the first admin key and the override sweeper
 
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(overrides.router)
     app.include_router(review.router)
     app.include_router(audit.router)
+    ui.install(app)  # the moderator page at /ui
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes, path_limits={
         "/v1/media/hash": settings.media_max_upload_bytes + 64 * 1024,  # the image plus its multipart envelope
         "/v1/banks/": settings.bank_import_max_bytes,  # CSV and JSON imports

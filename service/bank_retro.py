@@ -83,8 +83,8 @@ def _quarantine(banks, bank: HashBank, flooded: set[int], by_entry: dict[int, se
         for entry_id in sorted(flooded):
             entry = q.lock_entry(session, entry_id)
             if entry is not None and entry.status == "active":
-                banks._quarantine(session, entry, fresh or bank, len(by_entry[entry_id]), actor or "system")
-    banks.matcher.discard(sorted(flooded))
+                banks.quarantine_entry(session, entry, fresh or bank, len(by_entry[entry_id]), actor or "system")
+    banks.apply(inactive=sorted(flooded))
 
 
 def _hold(banks, bank: HashBank, item_pk: int, found: list[tuple], actor: str | None, outcome: dict) -> bool:

@@ -80,7 +80,7 @@ class EntryCreate(BaseModel):
         None, description="block (default) or hold_for_review; negative banks: allow.")
     source: Annotated[str, StringConstraints(max_length=256)] | None = Field(None, description="Where the hash came from.")
     note: Annotated[str, StringConstraints(max_length=4_000)] | None = None
-    status: Literal["active", "quarantined"] = "active"
+    status: Literal["active", "quarantined", "removed"] = Field("active", description="removed: kept for the record, never matched.")
 
     @field_validator("pdq")
     @classmethod

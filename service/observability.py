@@ -32,7 +32,7 @@ from starlette.routing import Match
 from service.errors import error_body
 
 __all__ = ["JsonFormatter", "RequestContext", "configure_logging", "observe_moderation", "observe_policy_reload",
-           "render_metrics", "request_id"]
+           "render_metrics", "request_id", "uvicorn_log_config"]
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("modlabel_request_id", default=None)
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -279,3 +279,20 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     uvicorn_access.disabled = True
     for name in ("httpx", "httpcore"):  # request lines would carry callback URLs (and any token in them)
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def uvicorn_log_config(level: str = "INFO", fmt: str = "json") -> dict:
+    """A ``log_config`` for ``uvicorn.run``: the supervisor's own lines (several workers) as JSON too.
+
+    Workers configure themselves again in ``create_app``; uvicorn's access log stays
+    off (``RequestContext`` writes the access lines).
+    """
+    text = "%(asctime)s %(levelname)s %(name)s %(message)s"
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": JsonFormatter}, "text": {"format": text}},
+        "handlers": {"stderr": {"()": _StderrHandler, "formatter": fmt}},
+        "root": {"handlers": ["stderr"], "level": level.upper()},
+        "loggers": {"uvicorn.access": {"handlers": [], "propagate": False, "level": "WARNING"}},
+    }

@@ -91,7 +91,11 @@ def overrides_of(session: Session, *, publisher: str, item_id: str, limit: int =
 
 
 def _get_item(session: Session, publisher: str, item_id: str) -> Item:
-    item = item_queries.get_item(session, publisher=publisher, item_id=item_id)
+    """The item, locked for this transaction (PostgreSQL; SQLite transactions are serialised anyway), or a 404."""
+    query = select(Item).where(Item.publisher == publisher, Item.item_id == item_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    item = session.exec(query.execution_options(populate_existing=True)).first()
     if item is None:
         raise ApiError(404, "item_not_found", f"no stored result for item {item_id!r} of publisher {publisher!r}", "item_id")
     return item
@@ -116,11 +120,17 @@ def store_automated(session: Session, *, publisher: str, item_id: str, result: d
     - otherwise the result as computed.
     """
     now = now or utcnow()
-    expire_due(session, now=now, publisher=publisher, item_id=item_id, moderator=None)
     content_hash = result["content_hash"]
+    if session.get_bind().dialect.name == "postgresql":
+        # Lock (or create) the item first, so an override being recorded concurrently is seen whole
+        # (SQLite transactions are serialised already).
+        item_queries.lock_item(session, publisher=publisher, item_id=item_id, content_hash=content_hash,
+                               decision=result["decision"])
     rows = overrides_of(session, publisher=publisher, item_id=item_id)
     for row in rows:
-        if row.status in OPEN and row.content_hash != content_hash:
+        if row.status in OPEN and row.expires_at is not None and row.expires_at <= now:
+            _set_status(session, row, EXPIRED, actor="system", action=audit.OVERRIDE_EXPIRE)  # the new result follows
+        elif row.status in OPEN and row.content_hash != content_hash:
             _set_status(session, row, STALE, actor=actor, action=audit.OVERRIDE_STALE,
                         extra={"new_content_hash": content_hash})
     decisive = next((r for r in rows if r.status in _DECISIVE), None)

@@ -13,7 +13,7 @@ from service.config import Settings
 from service.observability import observe_moderation, observe_policy_reload
 from service.auth import KeyStore
 from service.banks import HashBanks, hash_entry_ids
-from service.storage import Storage, store_result  # noqa: F401 (re-exported)
+from service.storage import Storage
 
 log = logging.getLogger("modlabel")
 

@@ -64,12 +64,22 @@ def create_key(storage=None, *, data_dir: Path | None = None, role: str = "admin
 
 
 @contextlib.contextmanager
-def live_server(env: dict[str, str], *, workers: int = 1, log_path: Path | None = None, timeout: float = 60.0):
-    """``modlabel serve`` on 127.0.0.1:<free port>; yields (base_url, process); SIGTERM at the end."""
+def live_server(env: dict[str, str], *, workers: int = 1, log_path: Path | None = None, timeout: float = 60.0,
+                uvicorn_options: dict | None = None):
+    """``modlabel serve`` on 127.0.0.1:<free port>; yields (base_url, process); SIGTERM at the end.
+
+    ``uvicorn_options`` runs ``uvicorn.run("service.main:app", ...)`` with them instead
+    (options ``modlabel serve`` does not expose).
+    """
     port = free_port()
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL
-    proc = subprocess.Popen([sys.executable, "-c", "from service.cli import app; app()", "serve", "--host", "127.0.0.1",
-                             "--port", str(port), "--workers", str(workers)],
+    if uvicorn_options is None:
+        argv = ["-c", "from service.cli import app; app()", "serve", "--host", "127.0.0.1", "--port", str(port),
+                "--workers", str(workers)]
+    else:
+        options = {"host": "127.0.0.1", "port": port, "workers": workers, "access_log": False, **uvicorn_options}
+        argv = ["-c", f"import uvicorn; uvicorn.run('service.main:app', **{options!r})"]
+    proc = subprocess.Popen([sys.executable, *argv],
                             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT if log_path else subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:

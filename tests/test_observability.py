@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from service.app import create_app
 from service.config import Settings
-from service.observability import JsonFormatter, route_template
+from service.observability import JsonFormatter, configure_logging, route_template, uvicorn_log_config
 from tests.test_client import create_key, live_server, server_env
 
 ARTICLE = {"publisher": "example-news", "title": "Militants release video",
@@ -158,6 +158,21 @@ def test_json_formatter_keeps_exceptions_and_extra_fields():
     out = json.loads(JsonFormatter().format(record))
     assert out["event"] == "failed here" and out["level"] == "error" and out["item_id"] == "i-1"
     assert out["api_key"] == "[redacted]" and out["exc_type"] == "ValueError" and "bad thing" in out["exc"]
+
+
+def test_uvicorn_log_config_makes_the_supervisor_lines_json(capsys):
+    import logging.config
+
+    try:
+        logging.config.dictConfig(uvicorn_log_config("INFO"))
+        capsys.readouterr()
+        logging.getLogger("uvicorn.error").info("Started parent process [%d]", 42, extra={"color_message": "x"})
+        logging.getLogger("uvicorn.access").info('127.0.0.1 - "GET /?token=t HTTP/1.1" 200')
+        lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    finally:
+        configure_logging()
+    assert lines == [{**lines[0], "logger": "uvicorn.error", "event": "Started parent process [42]", "level": "info"}]
+    assert "color_message" not in lines[0]
 
 
 def test_route_template_falls_back_to_the_documented_paths(tmp_path):

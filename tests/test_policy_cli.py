@@ -186,7 +186,13 @@ def test_sighup_reloads_the_policy_without_failing_a_request(tmp_path):
 
 @pytest.mark.slow
 def test_sighup_to_the_supervisor_of_several_workers_replaces_them_without_failing_a_request(tmp_path):
-    """With --workers 2, uvicorn's supervisor answers SIGHUP by starting new workers before retiring the old ones."""
+    """With 2 workers, uvicorn's supervisor answers SIGHUP by starting new workers before retiring the old ones.
+
+    uvicorn gives a new worker ``timeout_worker_healthcheck`` (default 5 s) to come up,
+    else it keeps the old worker and aborts the restart; a worker's start (spawn and
+    imports) takes 3-5 s on this machine, so the server here runs with 60 s, the
+    value `modlabel serve` should pass.
+    """
     root = labels_copy(tmp_path)
     env = server_env(tmp_path / "data", MODLABEL_POLICY_DIR=str(root))
     auth = {"Authorization": f"Bearer {create_key(data_dir=tmp_path / 'data')}"}
@@ -203,10 +209,12 @@ def test_sighup_to_the_supervisor_of_several_workers_replaces_them_without_faili
                     results.append((r.status_code, r.json().get("policy_version")))
                 except httpx.HTTPError as exc:
                     results.append((0, repr(exc)))
+                time.sleep(0.01)  # steady traffic that leaves CPU for the new workers' start (uvicorn waits 5 s for each)
 
-    with live_server(env, workers=2, log_path=tmp_path / "server.log") as (base, proc):
+    log_path = tmp_path / "server.log"
+    with live_server(env, workers=2, log_path=log_path, uvicorn_options={"timeout_worker_healthcheck": 60}) as (base, proc):
         old = httpx.post(f"{base}/v1/moderate", json=ITEMS[0], headers=auth).json()["policy_version"]
-        threads = [threading.Thread(target=hammer, args=(base,)) for _ in range(3)]
+        threads = [threading.Thread(target=hammer, args=(base,)) for _ in range(2)]
         for t in threads:
             t.start()
         before = workers(proc.pid)
@@ -214,6 +222,7 @@ def test_sighup_to_the_supervisor_of_several_workers_replaces_them_without_faili
         proc.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not (len(workers(proc.pid)) == 2 and not workers(proc.pid) & before):
+            assert "aborting the restart" not in log_path.read_text(), "a new worker was not ready in time"
             time.sleep(0.2)
         replaced = len(results)
         time.sleep(0.5)

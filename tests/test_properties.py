@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from classifiers.document import DocumentError, build_document, html_depth_exceeds
-from classifiers.pipeline import Moderator
+from classifiers.pipeline import Moderator, clean_item
 from classifiers.text import normalise
 
 MOD = Moderator()
@@ -39,7 +39,7 @@ def test_any_unicode_gives_a_result_with_offsets_inside_fields(title, body, capt
         result = MOD.moderate(item)
     except DocumentError:
         return  # refused with a clear error (deep HTML); the service answers 422
-    doc = build_document(item)
+    doc = build_document(clean_item(item))
     for lab in result["labels"]:
         for ev in lab["evidence"]:
             f = doc.by_name[ev["field"]]

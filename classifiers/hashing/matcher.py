@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from classifiers.base import Evidence, Vote
 from classifiers.document import Document
@@ -54,9 +55,8 @@ class BankInfo:
     distance: int
 
 
-@dataclass(frozen=True, slots=True)
-class EntryInfo:
-    """What matching needs to know of an active entry."""
+class EntryInfo(NamedTuple):
+    """What matching needs to know of an active entry (a tuple: millions are built at load)."""
 
     id: int
     bank_id: int

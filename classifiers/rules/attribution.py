@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from classifiers.rules.matcher import Hit
 
 AGENTS = ("actor", "outlet", "group_references")
+_PUNCT_TO_SPACE = str.maketrans({c: " " for c in ".,;:!?\"()"})
 _PRONOUNS = ("its", "their")
 _CHANNEL_PREPS = ("on", "to", "via", "through", "in")
 
@@ -89,7 +90,7 @@ class SentenceView:
 
     def reports_near(self, hit: Hit, window: int = 80) -> bool:
         """A reporting verb ("said", "according to") within ``window`` characters of ``hit``."""
-        near = self.text[max(0, hit.start - window):hit.end + window].replace(",", " ").split()
+        near = self.text[max(0, hit.start - window):hit.end + window].translate(_PUNCT_TO_SPACE).split()
         joined = " " + " ".join(near) + " "
         return any(f" {v} " in joined for v in self.reporting)
 

@@ -29,10 +29,9 @@ REVIEW_RELEASE = "review.release"
 
 def record(session: Session, *, action: str, actor: str | None, publisher: str | None = None, item_id: str | None = None,
            before: dict | list | None = None, after: dict | list | None = None) -> AuditEvent:
-    """Append one event in the caller's transaction."""
+    """Append one event in the caller's transaction (written at its next flush or commit)."""
     event = AuditEvent(actor_key_id=actor, action=action, publisher=publisher, item_id=item_id, before=before, after=after)
     session.add(event)
-    session.flush()
     return event
 
 

@@ -5,10 +5,10 @@ Each function works inside the caller's session (one transaction) and never comm
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func
+from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -62,25 +62,41 @@ def list_entries(session: Session, bank_id: int | None, *, status: str | None = 
     return list(session.exec(query.order_by(col(HashBankEntry.id)).limit(limit)).all())
 
 
-def iter_entries(session: Session, bank_id: int, *, statuses: tuple[str, ...], batch: int = 5000) -> Iterator[HashBankEntry]:
-    after = 0
-    while True:
-        query = (select(HashBankEntry)
-                 .where(HashBankEntry.bank_id == bank_id, col(HashBankEntry.status).in_(statuses), col(HashBankEntry.id) > after)
-                 .order_by(col(HashBankEntry.id)).limit(batch))
-        rows = list(session.exec(query).all())
-        yield from rows
-        if len(rows) < batch:
-            return
-        after = rows[-1].id  # type: ignore[assignment]
+# The columns a matcher needs (plain rows: far cheaper than ORM objects for a million entries).
+_MATCH_COLUMNS = (HashBankEntry.id, HashBankEntry.bank_id, HashBankEntry.pdq, HashBankEntry.label, HashBankEntry.severity,
+                  HashBankEntry.actors, HashBankEntry.action, HashBankEntry.status, HashBankEntry.updated_at)
 
 
-def entries_changed_since(session: Session, since: datetime | None, *, after_id: int = 0, limit: int = 20_000) -> list[HashBankEntry]:
-    """Entries updated at or after ``since`` (all when None), by id; for keeping matchers in sync."""
-    query = select(HashBankEntry).where(col(HashBankEntry.id) > after_id)
-    if since is not None:
-        query = query.where(col(HashBankEntry.updated_at) >= since)
-    return list(session.exec(query.order_by(col(HashBankEntry.id)).limit(limit)).all())
+def match_rows_page(session: Session, *, after_id: int = 0, limit: int = 50_000) -> list:
+    """Every entry's matching columns, by id after ``after_id`` (a matcher's cold load)."""
+    query = select(*_MATCH_COLUMNS).where(col(HashBankEntry.id) > after_id).order_by(col(HashBankEntry.id)).limit(limit)
+    return list(session.connection().execute(query).all())
+
+
+def match_rows(session: Session, ids: list[int]) -> list:
+    """The matching columns of these entries."""
+    rows: list = []
+    for start in range(0, len(ids), 1000):
+        query = select(*_MATCH_COLUMNS).where(col(HashBankEntry.id).in_(ids[start:start + 1000]))
+        rows.extend(session.connection().execute(query).all())
+    return rows
+
+
+def versions_since(session: Session, since: datetime, *, after_id: int = 0, limit: int = 50_000) -> list[tuple[int, datetime]]:
+    """(id, updated_at) of the entries updated at or after ``since``, by id (a matcher's refresh)."""
+    query = (select(HashBankEntry.id, HashBankEntry.updated_at)
+             .where(col(HashBankEntry.updated_at) >= since, col(HashBankEntry.id) > after_id)
+             .order_by(col(HashBankEntry.id)).limit(limit))
+    return [(int(i), ts) for i, ts in session.connection().execute(query).all()]
+
+
+def insert_entries(session: Session, rows: list[dict]) -> list[int]:
+    """Insert entries (column dicts) in bulk; their new ids, in order."""
+    if not rows:
+        return []
+    table = HashBankEntry.__table__  # type: ignore[attr-defined]
+    stmt = sa_insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return [int(r[0]) for r in session.connection().execute(stmt, rows)]
 
 
 def set_status(session: Session, entry: HashBankEntry, status: str, reason: str | None) -> None:

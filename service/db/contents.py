@@ -11,6 +11,9 @@ from service.db.models import utcnow
 
 def save_content(session: Session, *, item_pk: int, content_hash: str, content: dict) -> None:
     """Keep ``content`` for (item, hash) unless already kept (the same hash means the same content)."""
+    known = select(ItemContent.id).where(ItemContent.item_pk == item_pk, ItemContent.content_hash == content_hash)
+    if session.exec(known).first() is not None:
+        return  # the usual case for a re-sent item: no need to ship the body to the database again
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     title = content.get("title")

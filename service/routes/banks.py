@@ -13,6 +13,7 @@ import anyio
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import StreamingResponse
 
+from service.bank_admin import BankAdmin
 from service.bank_io import export_csv, export_json, parse_import
 from service.bank_schemas import (
     BankCreate,
@@ -44,8 +45,8 @@ STATUS_SETS = {"active": ("active",), "quarantined": ("quarantined",), "removed"
                "current": ("active", "quarantined"), "all": ("active", "quarantined", "removed")}
 
 
-def _banks(request: Request):
-    return request.app.state.services.banks
+def _banks(request: Request) -> BankAdmin:
+    return BankAdmin(request.app.state.services.banks)
 
 
 def _may_change(key: KeyInfo, publisher: str | None) -> None:

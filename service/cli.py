@@ -49,8 +49,13 @@ def serve(host: str = typer.Option(None, help="Bind address (default from MODLAB
     from service.config import get_settings
 
     s = get_settings()
+    from service.observability import uvicorn_log_config
+
+    # Workers load the models at start (a few seconds here): give a restarted worker time before
+    # the supervisor gives up on it (SIGHUP reloads replace workers one by one).
     uvicorn.run("service.main:app", host=host or s.host, port=port or s.port, workers=workers or s.workers,
-                log_level=s.log_level.lower(), access_log=False)
+                log_level=s.log_level.lower(), access_log=False, log_config=uvicorn_log_config(s.log_level),
+                timeout_worker_healthcheck=60)
 
 
 @app.command()

@@ -64,16 +64,16 @@ def _scan(banks, bank: HashBank, entries: list[EntryInfo], outcome: dict) -> dic
             break
         outcome["media_scanned"] += len(page)
         index = HashIndex()
-        index.add(range(len(page)), [m.pdq for m, _ in page])
+        index.add(range(len(page)), [m.pdq for m in page])
         for entry in entries:
             for row, distance in index.search(entry.pdq, bank.distance):
-                media, item = page[row]
-                if banks.matcher.negative_hit(media.pdq, item.publisher):
+                media = page[row]
+                if banks.matcher.negative_hit(media.pdq, media.publisher):
                     continue
-                matches.setdefault(item.id, []).append((entry, media.media_id, media.position, media.pdq, distance))
+                matches.setdefault(media.item_pk, []).append((entry, media.media_id, media.position, media.pdq, distance))
         if len(page) < PAGE:
             break
-        after = page[-1][0].id
+        after = page[-1].id
     return matches
 
 

@@ -156,14 +156,18 @@ def store_item_media(session: Session, *, item_pk: int, content_hash: str, media
                               content_hash=content_hash, updated_at=now))
 
 
-def item_media_page(session: Session, *, publisher: str | None, after_id: int = 0,
-                    limit: int = 20_000) -> list[tuple[ItemMedia, Item]]:
-    """Stored media hashes of items' current content (one publisher's, or all), by id after ``after_id``."""
-    query = (select(ItemMedia, Item).join(Item, col(Item.id) == ItemMedia.item_pk)
+def item_media_page(session: Session, *, publisher: str | None, after_id: int = 0, limit: int = 20_000) -> list:
+    """Stored media hashes of items' current content (one publisher's, or all), by id after ``after_id``.
+
+    Plain rows: ``id, media_id, position, pdq, item_pk, publisher, item_id``.
+    """
+    query = (select(ItemMedia.id, ItemMedia.media_id, ItemMedia.position, ItemMedia.pdq, ItemMedia.item_pk,
+                    Item.publisher, Item.item_id)
+             .join(Item, col(Item.id) == ItemMedia.item_pk)
              .where(col(ItemMedia.id) > after_id, col(ItemMedia.content_hash) == col(Item.content_hash)))
     if publisher is not None:
         query = query.where(Item.publisher == publisher)
-    return [(m, i) for m, i in session.exec(query.order_by(col(ItemMedia.id)).limit(limit)).all()]
+    return list(session.connection().execute(query.order_by(col(ItemMedia.id)).limit(limit)).all())
 
 
 def current_source(session: Session, item: Item) -> str | None:

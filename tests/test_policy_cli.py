@@ -200,7 +200,11 @@ def test_sighup_to_the_supervisor_of_several_workers_replaces_them_without_faili
     stop = threading.Event()
 
     def hammer(base: str) -> None:
-        with httpx.Client(base_url=base, timeout=10, headers=auth) as c:
+        # A retiring worker finishes the requests it has, then closes its idle keep-alive
+        # connections; a client that reuses one at that instant sees a reset (ordinary HTTP:
+        # clients retry on a closed idle connection). Each request here opens its own
+        # connection, so what is measured is whether any request in flight is dropped.
+        with httpx.Client(base_url=base, timeout=10, headers={**auth, "Connection": "close"}) as c:
             for _ in range(5000):
                 if stop.is_set():
                     return

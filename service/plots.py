@@ -41,7 +41,8 @@ def eval_plots(all_rows: dict[str, list], out: Path) -> list[Path]:
                 p, r, _ = precision_recall_curve(y, s)
                 ax.plot(r, p, label=name)
         ax.set(xlabel="recall", ylabel="precision", title=f"{label}", xlim=(0, 1.02), ylim=(0, 1.02))
-        ax.legend(loc="lower left")
+        if ax.lines:
+            ax.legend(loc="lower left")
         path = out / f"pr_{label}.png"
         fig.tight_layout()
         fig.savefig(path, dpi=100)

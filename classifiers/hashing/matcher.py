@@ -21,6 +21,7 @@ database. ``match`` returns ``(votes, blocked)`` as ``Moderator`` expects.
 
 from __future__ import annotations
 
+import sys
 import threading
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -97,20 +98,25 @@ class BankMatcher:
     def put(self, entries: list[EntryInfo]) -> None:
         """Make these entries active (adding or replacing); their banks must be known."""
         with self._lock:
-            fresh: dict[int, list[EntryInfo]] = {}
+            fresh: dict[int, tuple[list[int], list[str], list[EntryInfo]]] = {}
+            known = self._entries
             for entry in entries:
                 if entry.bank_id not in self._banks:
                     raise KeyError(f"entry {entry.id}: unknown bank {entry.bank_id}")
-                old = self._entries.get(entry.id)
-                if old == entry:
-                    continue
+                slim = _slim(entry)
+                old = known.get(entry.id)
                 if old is not None:
+                    if old == slim:
+                        continue
                     self._indexes[old.bank_id].remove(old.id)
-                    del self._entries[old.id]
-                fresh.setdefault(entry.bank_id, []).append(entry)
-            for bank_id, group in fresh.items():
-                self._indexes[bank_id].add([e.id for e in group], [e.pdq for e in group])
-                self._entries.update((e.id, e) for e in group)
+                    del known[old.id]
+                ids, hashes, slims = fresh.setdefault(entry.bank_id, ([], [], []))
+                ids.append(entry.id)
+                hashes.append(entry.pdq)
+                slims.append(slim)
+            for bank_id, (ids, hashes, slims) in fresh.items():
+                self._indexes[bank_id].add(ids, hashes)
+                known.update(zip(ids, slims))
 
     def discard(self, entry_ids: list[int]) -> None:
         """Stop matching these entries (removed or quarantined); unknown ids are ignored."""
@@ -166,6 +172,20 @@ class BankMatcher:
                 votes.append(_vote(media.index, media.id, media.pdq, hit))
                 blocked = blocked or hit.entry.action == "block"
         return votes, blocked
+
+
+_ACTOR_TUPLES: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _slim(entry: EntryInfo) -> EntryInfo:
+    """The entry as kept in memory: no hash (the index has it), shared strings and actor tuples."""
+    actors = _ACTOR_TUPLES.setdefault(entry.actors, entry.actors) if len(_ACTOR_TUPLES) < 10_000 else entry.actors
+    return EntryInfo(entry.id, entry.bank_id, "", _shared(entry.label), _shared(entry.severity), actors,
+                     sys.intern(entry.action))
+
+
+def _shared(value: str | None) -> str | None:
+    return sys.intern(value) if value is not None else None
 
 
 def confidence(distance: int, max_distance: int) -> float:

@@ -10,10 +10,10 @@ latency histogram, body-size limit) in the same uvicorn process with the same
 flags as ``modlabel serve`` (``--log-level info --no-access-log``), bound to
 127.0.0.1 on a free port, with a temporary ``MODLABEL_DATA_DIR``.
 
-Load: wrk when it is on PATH and ``BENCH_LOAD`` is not ``httpx`` (one thread, 32 connections, a Lua script that
-posts a pool of varied 800-word articles, sends the API key when auth is on,
-stops at a request count and at a duration), else a closed-loop httpx client
-bounded the same way. Items carry no ``id``, so nothing is stored; the
+Load: wrk when it is on PATH and ``BENCH_LOAD`` is not ``httpx`` (one thread,
+32 connections, a Lua script that posts a pool of 64 varied 800-word articles,
+sends the API key when auth is on, stops at a request count and at a
+duration), else a closed-loop httpx client bounded the same way. Items carry no ``id``, so nothing is stored; the
 ``moderate+id`` rows give every request a fresh id (one SQLite write each).
 
 Everything started here is stopped (its own process group) on exit or error.
@@ -39,7 +39,7 @@ from pathlib import Path
 import orjson
 
 from bench.batch import REPO, modlabel_cmd, scan_env
-from bench.scaling import news_item, varied_items
+from bench.scaling import news_item
 
 ECHO_PATH = "/bench/echo"
 MODERATE_PATH = "/v1/moderate"
@@ -118,6 +118,14 @@ def _children(pid: int) -> list[int]:
     return sorted(out)
 
 
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -184,16 +192,19 @@ class Server:
             return ""
 
     def stop(self) -> None:
-        """SIGTERM to the server's own process group, SIGKILL after 15 s."""
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-            except ProcessLookupError:
-                pass
+        """SIGTERM to the server's own process group (uvicorn and its workers), SIGKILL after 15 s."""
+        if self.proc is not None:
+            for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 10)):
+                try:
+                    os.killpg(self.proc.pid, sig)  # the group this Popen created (start_new_session)
+                except ProcessLookupError:
+                    break  # nothing of it is left
+                try:
+                    self.proc.wait(timeout=wait)
+                except subprocess.TimeoutExpired:
+                    continue
+                if not _group_alive(self.proc.pid):
+                    break
         if self._log is not None:
             self._log.close()
             self._log = None

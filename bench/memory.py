@@ -4,7 +4,7 @@
 
 One server as in bench/http.py (the real app, same flags, 127.0.0.1, a
 temporary data dir). Load: ``/v1/moderate`` with a pool of 2,000 varied
-news briefs (20-200 words, some with a captioned image, no ``id`` so nothing is
+news briefs (15-150 words, some with a captioned image, no ``id`` so nothing is
 stored), 32 connections. Warm-up: 8 s of that load; RSS is read from
 /proc/<pid>/status (VmRSS, and VmHWM for the peak). The soak is bounded by a
 request count and by a duration cap (load-generator runs of at most 20 s, the
@@ -52,10 +52,10 @@ def soak(server, key, bodies: Path, requests: int, max_seconds: float, chunk_sec
             "first_bad": next((c["first_bad"] for c in chunks if c["first_bad"]), ""), "tool": chunks[0]["tool"]}
 
 
-def run(requests: int = 100_000, max_seconds: float = 270.0, workers: int = 1, warmup_seconds: float = 8.0) -> dict:
+def run(requests: int = 100_000, max_seconds: float = 300.0, workers: int = 1, warmup_seconds: float = 8.0) -> dict:
     with tempfile.TemporaryDirectory(prefix="modlabel-bench-memory-") as tmp:
         tmp = Path(tmp)
-        bodies = write_bodies(tmp / "soak.jsonl", varied_items(2_000, 77, (20, 200)))
+        bodies = write_bodies(tmp / "soak.jsonl", varied_items(2_000, 77, (15, 150)))
         with bench_server(workers, tmp) as (server, key):
             start_rss = server.rss_mb()
             warm = load(server.url, MODERATE_PATH, bodies, key=key, seconds=warmup_seconds, limit=20_000)
@@ -76,7 +76,7 @@ def main(argv=None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=100_000)
-    ap.add_argument("--max-seconds", type=float, default=270.0)
+    ap.add_argument("--max-seconds", type=float, default=300.0)
     ap.add_argument("--workers", type=int, default=1)
     args = ap.parse_args(argv)
     r = run(args.requests, args.max_seconds, args.workers)

@@ -114,16 +114,19 @@ class HashBanks:
             recent: dict[int, datetime] = {}
             applied = 0
             if cold:
-                after = 0
+                after, active, inactive = 0, [], []
                 while True:
                     with self.storage.session() as session:
                         rows = q.match_rows_page(session, after_id=after)
-                    self._apply_rows(rows)
-                    applied += len(rows)
-                    recent.update((r.id, r.updated_at) for r in rows if r.updated_at >= started - REFRESH_OVERLAP)
                     if not rows:
                         break
+                    active.extend(entry_info(r) for r in rows if r.status == "active")
+                    inactive.extend(r.id for r in rows if r.status != "active")
+                    recent.update((r.id, r.updated_at) for r in rows if r.updated_at >= started - REFRESH_OVERLAP)
+                    applied += len(rows)
                     after = rows[-1].id
+                self.matcher.put(active)  # one index build, not one merge per page
+                self.matcher.discard(inactive)
             else:
                 since = self._watermark - REFRESH_OVERLAP  # type: ignore[operator]
                 with self.storage.session() as session:

@@ -95,6 +95,35 @@ def evaluate(file: Path = typer.Argument(..., help="Evaluation JSON Lines (items
 
 
 @app.command()
+def rescan(since: Optional[str] = typer.Option(None, help="Only items updated on or after this date (YYYY-MM-DD or ISO time)."),
+           publisher: Optional[str] = typer.Option(None, help="Only this publisher's items.")):
+    """Re-moderate stored items under the current policy, lexicon and models; record changes and send callbacks."""
+    from datetime import datetime, timezone
+
+    from service.config import get_settings
+    from service.rescan import rescan as run_rescan
+    from service.services import Services
+
+    when = None
+    if since:
+        try:
+            when = datetime.fromisoformat(since)
+        except ValueError:
+            raise typer.BadParameter(f"--since: not a date: {since!r}") from None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+    services = Services(get_settings())
+    report = run_rescan(services.storage, services.moderator, since=when, publisher=publisher)
+    table = Table(title=f"rescan: {report.scanned} items, {report.changed} changed, {report.missing_content} without stored content")
+    table.add_column("from")
+    table.add_column("to")
+    table.add_column("items", justify="right")
+    for (before, after), n in sorted(report.transitions.items(), key=lambda kv: -kv[1]):
+        table.add_row(str(before), after, str(n))
+    Console().print(table)
+
+
+@app.command()
 def openapi(write: bool = typer.Option(False, "--write", help="Write openapi/openapi.json instead of printing.")):
     """Print the OpenAPI spec the app serves."""
     from service.openapi_spec import spec_json, SPEC_PATH

@@ -44,7 +44,7 @@ class HashBankEntry(SQLModel, table=True):
 
     __tablename__ = "hash_bank_entries"
     __table_args__ = (
-        UniqueConstraint("bank_id", "pdq", name="uq_hash_bank_entries_bank_pdq"),
+        UniqueConstraint("pdq", "bank_id", name="uq_hash_bank_entries_pdq_bank"),
         Index("ix_hash_bank_entries_bank_status", "bank_id", "status"),
         Index("ix_hash_bank_entries_updated", "updated_at"),
     )

@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func
-from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -43,11 +42,11 @@ def entry_counts(session: Session) -> dict[int, dict[str, int]]:
 
 
 def entries_by_pdq(session: Session, bank_id: int, pdqs: list[str]) -> dict[str, HashBankEntry]:
+    """This bank's entries with these hashes (looked up by hash alone: the unique index leads with it)."""
     found: dict[str, HashBankEntry] = {}
     for start in range(0, len(pdqs), 500):
-        chunk = pdqs[start:start + 500]
-        rows = session.exec(select(HashBankEntry).where(HashBankEntry.bank_id == bank_id, col(HashBankEntry.pdq).in_(chunk)))
-        found.update((row.pdq, row) for row in rows)
+        rows = session.exec(select(HashBankEntry).where(col(HashBankEntry.pdq).in_(pdqs[start:start + 500])))
+        found.update((row.pdq, row) for row in rows if row.bank_id == bank_id)
     return found
 
 
@@ -90,13 +89,22 @@ def versions_since(session: Session, since: datetime, *, after_id: int = 0, limi
     return [(int(i), ts) for i, ts in session.connection().execute(query).all()]
 
 
-def insert_entries(session: Session, rows: list[dict]) -> list[int]:
-    """Insert entries (column dicts) in bulk; their new ids, in order."""
+def insert_new_entries(session: Session, rows: list[dict]) -> dict[str, int]:
+    """Insert entries (column dicts of one bank) in bulk, skipping hashes the bank has; {pdq: new id}.
+
+    On PostgreSQL a large insert is followed by ANALYZE, so that lookups by hash use
+    the unique index at once instead of waiting for autovacuum.
+    """
     if not rows:
-        return []
+        return {}
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = HashBankEntry.__table__  # type: ignore[attr-defined]
-    stmt = sa_insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    return [int(r[0]) for r in session.connection().execute(stmt, rows)]
+    stmt = insert(table).on_conflict_do_nothing(index_elements=["pdq", "bank_id"]).returning(table.c.id, table.c.pdq)
+    inserted = {pdq: int(i) for i, pdq in session.connection().execute(stmt, rows)}
+    if dialect == "postgresql" and len(inserted) >= 1000:
+        session.connection().exec_driver_sql("ANALYZE hash_bank_entries")
+    return inserted
 
 
 def set_status(session: Session, entry: HashBankEntry, status: str, reason: str | None) -> None:

@@ -51,7 +51,8 @@ def upgrade() -> None:
         sa.Column("created_by", sa.String(64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.UniqueConstraint("bank_id", "pdq", name="uq_hash_bank_entries_bank_pdq"),
+        # pdq first: looking hashes up by value must not depend on the planner's view of bank_id.
+        sa.UniqueConstraint("pdq", "bank_id", name="uq_hash_bank_entries_pdq_bank"),
     )
     op.create_index("ix_hash_bank_entries_bank_status", "hash_bank_entries", ["bank_id", "status"])
     # Matchers in every process poll for entries changed since their last look.

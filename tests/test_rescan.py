@@ -30,7 +30,7 @@ def strict_policy(tmp_path: Path) -> Path:
     pol = root / "policies" / "v1.json"
     data = json.loads(pol.read_text())
     data["version"] = "policy-strict"
-    data["review_band"] = {"width": 0.5}
+    data["review_band"] = {"low": 0.0, "high": 1.0}
     pol.write_text(json.dumps(data, indent=2))
     return root
 

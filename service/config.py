@@ -22,10 +22,6 @@ class Settings(BaseSettings):
     port: int = 8000
     workers: int = 1
     max_request_bytes: int = Field(2 * 1024 * 1024, description="Largest accepted request body (413 above).")
-    max_media_items: int = 100
-    max_field_chars: int = 20_000
-    max_body_chars: int = 2 * 1024 * 1024
-    max_html_depth: int = 512
     policy_dir: Path | None = Field(None, description="A labels tree to use instead of the shipped one.")
     model_dir: Path | None = Field(None, description="A trained classifier artifact to use instead of the shipped one.")
     classifier_enabled: bool = True
@@ -47,7 +43,6 @@ class Settings(BaseSettings):
     outbox_backoff_max_seconds: float = 3600.0
     outbox_lease_seconds: float = Field(60.0, description="A claimed callback not marked sent by then is sent again.")
     outbox_timeout_seconds: float = 10.0
-    rate_limit_per_minute: int = 600
     review_claim_seconds: int = 900
     bootstrap_admin: bool = Field(True, description="Create and print an admin key on first start.")
     # Moderators (service.auth, service.overrides, service.ui).

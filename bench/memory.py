@@ -46,7 +46,9 @@ def soak(server, key, bodies: Path, requests: int, max_seconds: float, chunk_sec
         if not r["count_bounded"] and r["requests"]:
             rate = r["rps"]
     wall = time.perf_counter() - start
-    return {"requests": done, "seconds": wall, "rps": done / wall if wall else 0.0, "chunks": len(chunks),
+    timed = [c for c in chunks if not c["count_bounded"]]  # a run stopped by the count idles until its -d ends
+    rps = sum(c["requests"] for c in timed) / sum(c["seconds"] for c in timed) if timed else done / wall
+    return {"requests": done, "seconds": wall, "rps": rps, "chunks": len(chunks),
             "p50_ms": max(c["p50_ms"] for c in chunks), "p99_ms": max(c["p99_ms"] for c in chunks),
             "errors": sum(c["errors"] + c["non_200"] for c in chunks),
             "first_bad": next((c["first_bad"] for c in chunks if c["first_bad"]), ""), "tool": chunks[0]["tool"]}

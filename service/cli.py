@@ -73,7 +73,7 @@ def moderate(file: str = typer.Argument(..., help="A JSON item, or - for standar
 
 
 @app.command()
-def scan(infile: Path = typer.Argument(..., help="Items, one JSON object a line."),
+def scan(infile: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="Items, one JSON object a line."),
          out: Path = typer.Option(..., "-o", "--out", help="Results, one a line (appended; ids already there are skipped)."),
          workers: int = typer.Option(0, help="Processes (0 = every core)."),
          rules_only: bool = typer.Option(False, "--rules-only")):

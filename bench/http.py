@@ -349,7 +349,30 @@ def run_httpx(url: str, path: str, bodies_file: Path, *, key: str | None, second
     return asyncio.run(go())
 
 
+def settle(url: str, timeout: float = 20.0) -> None:
+    """Wait until the server answers /healthz promptly: requests a finished run left queued are done.
+
+    (When the load generator stops, up to CONNECTIONS requests may still be waiting in the server; a
+    run started right away would queue behind them.)
+    """
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=timeout) as client:
+        while time.monotonic() < deadline:
+            t = time.perf_counter()
+            try:
+                client.get(url + "/healthz")
+            except httpx.HTTPError:
+                pass
+            if time.perf_counter() - t < 0.02:
+                return
+            time.sleep(0.05)
+
+
 def load(url: str, path: str, bodies_file: Path, **kw) -> dict:
+    """One bounded run (wrk, or the httpx client), after the server has finished earlier work."""
+    settle(url)
     return (run_wrk if wrk_available() else run_httpx)(url, path, bodies_file, **kw)
 
 
@@ -435,8 +458,8 @@ def run(workers: tuple[int, ...] = (1, 2), seconds: float = 10.0, with_ids: bool
             with bench_server(n, tmp, key) as (server, key):
                 auth = auth or key is not None
                 kw = {"key": key, "limit": limit}
-                load(server.url, ECHO_PATH, bodies, seconds=warmup_seconds, **kw)
                 load(server.url, MODERATE_PATH, bodies, seconds=warmup_seconds, **kw)
+                load(server.url, ECHO_PATH, bodies, seconds=warmup_seconds, **kw)
                 runs = [("echo", ECHO_PATH, False), ("moderate", MODERATE_PATH, False)]
                 if with_ids:
                     runs.append(("moderate+id", MODERATE_PATH, True))

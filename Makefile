@@ -22,7 +22,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-## Benchmarks: one table with targets, about 9 minutes (bench/RESULTS.md); BENCH_ARGS=--quick for a smoke run
+## Benchmarks: one table with targets, 6-9 minutes (bench/RESULTS.md); BENCH_ARGS=--quick for a smoke run
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all $(BENCH_ARGS)
 

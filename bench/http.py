@@ -126,6 +126,12 @@ def _group_alive(pgid: int) -> bool:
         return False
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -464,9 +470,15 @@ def run(workers: tuple[int, ...] = (1, 2), seconds: float = 10.0, with_ids: bool
                 if with_ids:
                     runs.append(("moderate+id", MODERATE_PATH, True))
                 result = {}
+                pids = server.worker_pids()
                 for name, path, ids in runs:
+                    before = [cpu_seconds(pid) for pid in pids]
                     result[name] = load(server.url, path, bodies, seconds=seconds, with_ids=ids, **kw)
-                    result[name].update(route=name, workers=n)
+                    used = [cpu_seconds(pid) - b for pid, b in zip(pids, before)]
+                    # with several workers the kernel hands connections to whichever accepts first:
+                    # the busiest worker's share of the CPU shows whether the load was spread
+                    share = max(used) / sum(used) if sum(used) > 0 else 1.0
+                    result[name].update(route=name, workers=n, busiest_worker_share=share, server_cpu_s=sum(used))
                 rss = server.rss_mb()
             for name, r in result.items():
                 r["ratio"] = r["rps"] / result["echo"]["rps"]

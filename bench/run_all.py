@@ -143,6 +143,8 @@ def section_c(quick: bool) -> None:
     for r in res["rows"]:
         errs = r["errors"] + r["non_200"]
         other = f"ratio {r['ratio']:.2f}, {r['requests']:,} req" + (f", {errs} ERRORS ({r['first_bad'][:60]})" if errs else "")
+        if r["workers"] > 1:
+            other += f", busiest worker {r['busiest_worker_share'] * 100:.0f}% of CPU"
         target = verdict_text = ""
         if r["route"] == "moderate":
             target = TARGETS["c"]

@@ -131,10 +131,10 @@ _SHAPE = bytes(
 
 def _maybe_obfuscated(text: str) -> bool:
     """Cheap test (C speed for ASCII) for a letter next to a leet character, or single letters in a row."""
-    if not text.isascii():
-        return True
-    shape = b" " + text.encode("ascii").translate(_SHAPE)
-    return b"a1" in shape or b"1a" in shape or b" a a a" in shape or b"a.a.a" in shape or b"a-a-a" in shape
+    shape = b" " + text.encode("ascii", "replace").translate(_SHAPE)
+    # leetspeak interleaves letters and look-alike digits at least twice ("1s1s", "d4esh", "shab@@b")
+    return (b"a1a" in shape or b"1a1" in shape or b"a11a" in shape
+            or b" a a a" in shape or b"a.a.a" in shape or b"a-a-a" in shape)
 
 
 def _deobfuscate(n: Normalised) -> Normalised:
@@ -164,10 +164,11 @@ def _deobfuscate(n: Normalised) -> Normalised:
                 if any(c in _LEET_CHARS for c in core) and any(c.isalpha() for c in core):
                     word = core.strip(".,;:!?\"'()[]")
                     lead = core.find(word) if word else 0
-                    unit = word[:1].isdigit() and word.lstrip("0123456789").isalpha()  # 5pm, 10km, 3rd
-                    if word and not unit and sum(c.isalpha() for c in word) >= 2:
+                    # only hyphen-free words where letters and look-alikes alternate twice or more:
+                    # "1s1s", "d4esh"; never "44-year-old", "5pm", "covid19", "b52"
+                    if word and "-" not in word and _interleaved(word):
                         mapped = word.translate(_LEET)
-                        if mapped != word and mapped.replace("'", "").replace("-", "").isalpha():
+                        if mapped != word and mapped.replace("'", "").isalpha():
                             edits.append((pos + lead, pos + lead + len(word), mapped))
                 parts = [p for p in _split_spacers(tok)]
                 if len(parts) >= 3 and all(len(p) == 1 and p.isalpha() for p in parts):
@@ -219,6 +220,20 @@ def _deobfuscate(n: Normalised) -> Normalised:
         starts.append(s)
         ends.append(e)
     return Normalised(n.original, "".join(out), tuple(starts), tuple(ends))
+
+
+def _interleaved(word: str) -> bool:
+    """Letters and leet characters alternate at least twice within ``word``."""
+    changes = 0
+    prev = None
+    for ch in word:
+        kind = "l" if ch in _LEET_CHARS else ("a" if ch.isalpha() else None)
+        if kind is None:
+            return False
+        if prev is not None and kind != prev:
+            changes += 1
+        prev = kind
+    return changes >= 2
 
 
 def _split_spacers(tok: str) -> list[str]:

@@ -55,3 +55,8 @@ def test_letter_spaced_names_are_joined_with_offsets():
     i = n.text.index("isis")
     s, e = n.span(i, i + 4)
     assert original[s:e] == "I S I S"
+
+
+def test_ordinary_numbers_next_to_letters_are_left_alone():
+    for text in ("a 44-year-old man", "covid19 and the b52", "at 5pm on the 3rd", "an mp3 file"):
+        assert normalise(text).text == text.lower()

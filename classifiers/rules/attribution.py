@@ -126,11 +126,7 @@ def _statement_in(view: SentenceView, modifiers) -> list[Finding]:
     materials = view.of("material", "channels", "outlet")
     text = view.text
     for verb in verbs:
-        subject = None
-        for h in view.of(*AGENTS):
-            if h.end <= verb.start and 0 <= _gap(h, verb) <= 8 and h.key not in _PRONOUNS:
-                if subject is None or h.start > subject.start:
-                    subject = h
+        subject = _subject_before(view, verb, 8)
         if subject is None or view.guarded(subject):
             continue
         if subject.kind == "actor" and view.is_modifier(subject, modifiers):
@@ -181,6 +177,16 @@ def _own_channel(view: SentenceView) -> list[Finding]:
         start = min(s.start for s in support)
         out.append(Finding("attribution.own_channel", (actor,), start, ch.end, 0.85))
     return out
+
+
+def _subject_before(view: SentenceView, verb: Hit, max_gap: int) -> Hit | None:
+    """The nearest named agent (not "its"/"their") ending at most ``max_gap`` words before ``verb``."""
+    subject = None
+    for h in view.of(*AGENTS):
+        if h.end <= verb.start and 0 <= _gap(h, verb) <= max_gap and h.key not in _PRONOUNS:
+            if subject is None or h.start > subject.start:
+                subject = h
+    return subject
 
 
 def _agent_after(view: SentenceView, verb: Hit, max_gap: int, modifiers) -> Hit | None:
@@ -241,11 +247,7 @@ def _active(view: SentenceView, modifiers) -> list[Finding]:
     out = []
     materials = view.of("material", "perpetrator_material")
     for verb in view.of("attribution_active"):
-        subject = None
-        for h in view.of(*AGENTS):
-            if h.end <= verb.start and 0 <= _gap(h, verb) <= 6 and h.key not in _PRONOUNS:
-                if subject is None or h.start > subject.start:
-                    subject = h
+        subject = _subject_before(view, verb, 6)
         if subject is None or view.guarded(subject):
             continue
         if subject.kind == "actor" and view.is_modifier(subject, modifiers):
@@ -317,11 +319,7 @@ def _claim(view: SentenceView, modifiers) -> list[Finding]:
     if view.of("claim_negators"):
         return out
     for c in view.of("claim"):
-        subject = None
-        for h in view.of(*AGENTS):
-            if h.end <= c.start and 0 <= _gap(h, c) <= 6 and h.key not in _PRONOUNS:
-                if subject is None or h.start > subject.start:
-                    subject = h
+        subject = _subject_before(view, c, 6)
         if subject is None:
             # "responsibility was claimed by ISIS" / "claimed by the group"
             continue

@@ -75,11 +75,11 @@ def fuse(results: list[StageResult], policy: Policy, *, hash_votes: list[Vote] |
 
 
 def _severity(rv: Vote | None, cv: Vote | None, hv: list[Vote]) -> str:
+    """A hash entry or a firing rule decides the severity; the classifier only when no rule fired."""
     if any(v.severity == "extreme" for v in hv):
         return "extreme"
-    if rv is not None and rv.severity == "extreme":
-        return "extreme"
+    if rv is not None and rv.severity:
+        return rv.severity
     if cv is not None and cv.severity:
-        if rv is None or cv.severity == "extreme":
-            return cv.severity
-    return rv.severity if rv and rv.severity else (cv.severity if cv and cv.severity else "graphic")
+        return cv.severity
+    return "graphic"

@@ -12,6 +12,10 @@ from classifiers.learned.features import word_spans
 from classifiers.learned.model import ARTIFACT_DIR, LABEL_FILES, LeanModel, load_pipeline, read_card
 
 EVIDENCE_PER_LABEL = 5
+# Function words carry weight in the model but explain nothing to a moderator.
+_STOPWORDS = frozenset("""a an the and or but of in on at to for from by with as is are was were be been it its
+this that these those he she they we you i his her their our not no into over after before than then there
+said says also has have had will would could can may might""".split())
 
 
 class ClassifierStage:
@@ -109,13 +113,16 @@ class ClassifierStage:
             if len(idx) == 0:
                 continue
             weights = np.take(row, idx)
-            k = min(EVIDENCE_PER_LABEL * 3, len(weights))
+            k = min(EVIDENCE_PER_LABEL * 6, len(weights))
             top = np.argpartition(-weights, k - 1)[:k]
             top = top[np.argsort(-weights[top])]
             for t in top:
                 w = float(weights[t])
                 if w <= 0:
                     break
+                words = norm.text[starts[t]:ends[t]].split()
+                if all(x.strip(".,;:!?\"'()") in _STOPWORDS for x in words):
+                    continue
                 s, e = norm.span(int(starts[t]), int(ends[t]))
                 found.append((w, Evidence(f.name, s, e, f.text[s:e], f"classifier:ngram:{norm.text[starts[t]:ends[t]]}")))
         found.sort(key=lambda x: -x[0])

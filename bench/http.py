@@ -472,13 +472,19 @@ def run(workers: tuple[int, ...] = (1, 2), seconds: float = 10.0, with_ids: bool
                 result = {}
                 pids = server.worker_pids()
                 for name, path, ids in runs:
-                    before = [cpu_seconds(pid) for pid in pids]
-                    result[name] = load(server.url, path, bodies, seconds=seconds, with_ids=ids, **kw)
-                    used = [cpu_seconds(pid) - b for pid, b in zip(pids, before)]
-                    # with several workers the kernel hands connections to whichever accepts first:
-                    # the busiest worker's share of the CPU shows whether the load was spread
-                    share = max(used) / sum(used) if sum(used) > 0 else 1.0
-                    result[name].update(route=name, workers=n, busiest_worker_share=share, server_cpu_s=sum(used))
+                    # With several workers, whichever worker wakes first may accept all 32 connections
+                    # (one shared listening socket): the busiest worker's share of the CPU shows it, and
+                    # such a row is run again, at most twice, on fresh connections.
+                    for attempt in range(3 if n > 1 else 1):
+                        before = [cpu_seconds(pid) for pid in pids]
+                        r = load(server.url, path, bodies, seconds=seconds, with_ids=ids, **kw)
+                        used = [cpu_seconds(pid) - b for pid, b in zip(pids, before)]
+                        share = max(used) / sum(used) if sum(used) > 0 else 1.0
+                        r.update(route=name, workers=n, busiest_worker_share=share, reruns=attempt)
+                        if name not in result or share < result[name]["busiest_worker_share"]:
+                            result[name] = r
+                        if share <= 0.75:
+                            break
                 rss = server.rss_mb()
             for name, r in result.items():
                 r["ratio"] = r["rps"] / result["echo"]["rps"]

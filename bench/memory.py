@@ -46,6 +46,8 @@ def soak(server, key, bodies: Path, requests: int, max_seconds: float, chunk_sec
         if not r["count_bounded"] and r["requests"]:
             rate = r["rps"]
     wall = time.perf_counter() - start
+    if not chunks:
+        raise ValueError(f"max_seconds={max_seconds} leaves no time for a load run")
     timed = [c for c in chunks if not c["count_bounded"]]  # a run stopped by the count idles until its -d ends
     rps = sum(c["requests"] for c in timed) / sum(c["seconds"] for c in timed) if timed else done / wall
     return {"requests": done, "seconds": wall, "rps": rps, "chunks": len(chunks),

@@ -127,9 +127,13 @@ def section_b(quick: bool) -> None:
         scaling.TIME_BUDGET_S = 0.3
     res = scaling.run()
     for r in res["rows"]:
-        row("b", f"{r['chars']:,} chars, full" + (f" ({r['bodies']} bodies)" if r["bodies"] > 1 else ""), f"{r['us_per_kchar'] / 1000:.2f} us/char", f"{r['seconds'] * 1000:.2f}", "",
+        case = f"{r['chars']:,} chars, full" + (f" ({r['bodies']} bodies)" if r["bodies"] > 1 else "")
+        row("b", case, f"{r['us_per_kchar'] / 1000:.2f} us/char", f"{r['seconds'] * 1000:.2f}", "",
             f"peak {r['peak_bytes'] / 2**20:.1f} MB ({r['peak_per_char']:.0f} B/char)")
-    row("b", "time per char, max/min", f"{res['time_ratio']:.2f}x", "", "", f"{len(res['rows'])} sizes, corpus sentences",
+    slowest = max(res["rows"], key=lambda r: r["us_per_kchar"])
+    trend = res["rows"][-1]["us_per_kchar"] / res["rows"][0]["us_per_kchar"]
+    row("b", "time per char, max/min", f"{res['time_ratio']:.2f}x", "", "",
+        f"slowest per char at {slowest['chars']:,} chars; largest/smallest {trend:.2f}x",
         TARGETS["b"], verdict(res["time_ratio"] <= 2))
     row("b", f"peak memory per char, {res['rows'][-1]['chars']:,} / {res['peak_ref_chars']:,} chars", f"{res['peak_ratio']:.2f}x",
         "", "", f"max {res['peak_mb_max']:.0f} MB (at {res['rows'][-1]['chars']:,} chars)", "<= 2x (bounded, linear)",
@@ -145,6 +149,7 @@ def section_c(quick: bool) -> None:
         other = f"ratio {r['ratio']:.2f}, {r['requests']:,} req" + (f", {errs} ERRORS ({r['first_bad'][:60]})" if errs else "")
         if r["workers"] > 1:
             other += f", busiest worker {r['busiest_worker_share'] * 100:.0f}% of CPU"
+            other += f" ({r['reruns']} rerun{'s' if r['reruns'] > 1 else ''}: connections piled on one worker)" if r["reruns"] else ""
         target = verdict_text = ""
         if r["route"] == "moderate":
             target = TARGETS["c"]

@@ -126,12 +126,8 @@ def _statement_in(view: SentenceView, modifiers) -> list[Finding]:
     materials = view.of("material", "channels", "outlet")
     text = view.text
     for verb in verbs:
-        subject = _subject_before(view, verb, 8)
-        if subject is None or view.guarded(subject):
-            continue
-        if subject.kind == "actor" and view.is_modifier(subject, modifiers):
-            continue
-        if any(r.start > subject.end and r.end <= verb.start for r in view.of("reporting_subjects")):
+        subject = _acting_subject(view, verb, 8, modifiers)
+        if subject is None:
             continue
         for m in materials:
             if m.start < verb.end:
@@ -186,6 +182,19 @@ def _subject_before(view: SentenceView, verb: Hit, max_gap: int) -> Hit | None:
         if h.end <= verb.start and 0 <= _gap(h, verb) <= max_gap and h.key not in _PRONOUNS:
             if subject is None or h.start > subject.start:
                 subject = h
+    return subject
+
+
+def _acting_subject(view: SentenceView, verb: Hit, max_gap: int, modifiers) -> Hit | None:
+    """The subject before ``verb`` when it really acts: not guarded, not a modifier ("ISIS-held"),
+    and no reporting subject (army, ministry) standing between it and the verb."""
+    subject = _subject_before(view, verb, max_gap)
+    if subject is None or view.guarded(subject):
+        return None
+    if subject.kind == "actor" and view.is_modifier(subject, modifiers):
+        return None
+    if any(r.start > subject.end and r.end <= verb.start for r in view.of("reporting_subjects")):
+        return None
     return subject
 
 
@@ -247,12 +256,8 @@ def _active(view: SentenceView, modifiers) -> list[Finding]:
     out = []
     materials = view.of("material", "perpetrator_material")
     for verb in view.of("attribution_active"):
-        subject = _subject_before(view, verb, 6)
-        if subject is None or view.guarded(subject):
-            continue
-        if subject.kind == "actor" and view.is_modifier(subject, modifiers):
-            continue
-        if any(r.start > subject.end and r.end <= verb.start for r in view.of("reporting_subjects")):
+        subject = _acting_subject(view, verb, 6, modifiers)
+        if subject is None:
             continue
         mat = None
         for m in materials:

@@ -137,7 +137,7 @@ class Moderator:
         body = fields.get("body")
         disclaimers = required_disclaimers(
             labels, ps=ps, publisher=publisher, language=item.get("language"),
-            body_text=body.text if body else "", flagged_media=flagged,
+            body_text=body.text if body else "", flagged_media=flagged, body_folded=body.norm.text if body else "",
         )
         public_labels = [{k: v for k, v in lab.items() if k != "media_ids"} for lab in labels]
         return {

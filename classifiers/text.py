@@ -16,6 +16,8 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
+
 # Characters dropped entirely: zero-width, joiners, bidi controls, soft hyphen, BOM.
 _DROPPED = {
     0x00AD, 0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2060, 0x2061, 0x2062,
@@ -93,26 +95,56 @@ def _fold(text: str) -> Normalised:
     if text.isascii():
         folded = text.lower().translate(_ASCII_TABLE)
         return Normalised(text, folded)
-    table: dict[int, str] = {}
-    identity = True
-    for ch in set(text):
-        folded = _fold_char(ch)
-        table[ord(ch)] = folded
-        if len(folded) != 1:
-            identity = False
-    if identity:
-        return Normalised(text, text.translate(table))
-    parts: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    for i, ch in enumerate(text):
-        folded = table[ord(ch)]
-        if not folded:
-            continue
-        parts.append(folded)
-        starts.extend([i] * len(folded))
-        ends.extend([i + 1] * len(folded))
-    return Normalised(text, "".join(parts), tuple(starts), tuple(ends))
+    table = {ord(ch): _fold_char(ch) for ch in set(text)}
+    folded = _apply(text, table)
+    if all(len(v) == 1 for v in table.values()):
+        return Normalised(text, folded)
+    return Normalised(text, folded, *_offsets(text, table, len(folded)))
+
+
+# Above this many distinct characters to replace, one ``str.translate`` pass beats repeated ``str.replace``.
+_MAX_REPLACEMENTS = 24
+
+
+def _apply(text: str, table: dict[int, str]) -> str:
+    """``text.translate(table)``, computed with C-speed passes where that is exact.
+
+    ``str.translate`` looks every character of a non-ASCII string up in a dict,
+    which costs more than the rest of the pipeline. Lower-casing first, then
+    replacing the few characters whose folded form differs, gives the same
+    string whenever lower-casing keeps lengths and no replacement feeds another.
+    """
+    if 0x03A3 in table:  # str.lower() turns a final capital sigma into "ς", one character at a time does not
+        return text.translate(table)
+    replace: dict[str, str] = {}
+    for code, target in table.items():
+        low = chr(code).lower()
+        if len(low) != 1 or replace.get(low, target) != target:
+            return text.translate(table)
+        if low != target:
+            replace[low] = target
+    if len(replace) > _MAX_REPLACEMENTS or any(k in t for t in replace.values() for k in replace):
+        return text.translate(table)
+    out = text.lower()
+    for low, target in replace.items():
+        out = out.replace(low, target)
+    return out
+
+
+def _offsets(text: str, table: dict[int, str], size: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Original span of every folded character, when folding drops or expands some characters."""
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    odd = {code: len(v) for code, v in table.items() if len(v) != 1}
+    if len(odd) <= 8:
+        lengths = np.ones(len(codes), dtype=np.int64)
+        for code, n in odd.items():
+            lengths[codes == code] = n
+    else:
+        uniq, inverse = np.unique(codes, return_inverse=True)
+        lengths = np.array([len(table[int(u)]) for u in uniq], dtype=np.int64)[inverse]
+    starts = np.repeat(np.arange(len(codes), dtype=np.int64), lengths)
+    assert len(starts) == size
+    return tuple(starts.tolist()), tuple((starts + 1).tolist())
 
 
 _ASCII_TABLE = str.maketrans({"\t": " ", "\r": " ", "`": "'"})
@@ -123,25 +155,39 @@ _LEET_CHARS = frozenset("013457@$")
 _SPACERS = frozenset(".-_*")
 
 
+# Each ASCII byte's shape: a letter, a look-alike digit or sign, a space, a spacer, or other.
+# "?" stands for any non-ASCII character (``encode(..., "replace")``) and counts as a letter.
 _SHAPE = bytes(
-    (ord("a") if chr(b).isalpha() else ord("1") if chr(b) in _LEET_CHARS else ord(" ") if b == 32 else ord(".") if chr(b) in _SPACERS else ord("#"))
+    (ord("a") if chr(b).isalpha() or b == ord("?") else ord("1") if chr(b) in _LEET_CHARS else ord(" ") if b == 32
+     else ord(".") if chr(b) in _SPACERS else ord("#"))
     for b in range(256)
 )
 
 
 def _maybe_obfuscated(text: str) -> bool:
-    """Cheap test (C speed for ASCII) for a letter next to a leet character, or single letters in a row."""
+    """Cheap test (C-speed passes) that is true wherever ``_undo_evasions`` could change something."""
     shape = b" " + text.encode("ascii", "replace").translate(_SHAPE)
-    # leetspeak interleaves letters and look-alike digits at least twice ("1s1s", "d4esh", "shab@@b")
-    return (b"a1a" in shape or b"1a1" in shape or b"a11a" in shape
-            or b" a a a" in shape or b"a.a.a" in shape or b"a-a-a" in shape)
+    # letter-spaced words: three single letters in a row ("i s i s"), or a token that starts with
+    # dotted or hyphenated single letters ("i.s.i.s"; not "lashkar-e-taiba")
+    if b" a a a" in shape or b" a.a.a" in shape:
+        return True
+    # leetspeak: letters and look-alikes alternate at least twice ("1s1s", "d4esh", "a000a")
+    if b"a1" not in shape or b"1a" not in shape:
+        return False
+    while b"11" in shape:
+        shape = shape.replace(b"11", b"1")
+    while b"aa" in shape:
+        shape = shape.replace(b"aa", b"a")
+    return b"a1a" in shape or b"1a1" in shape
 
 
 def _deobfuscate(n: Normalised) -> Normalised:
     """Undo the common evasions: leetspeak in mixed tokens and letter-spaced words ("I S I S")."""
+    return _undo_evasions(n) if _maybe_obfuscated(n.text) else n
+
+
+def _undo_evasions(n: Normalised) -> Normalised:
     text = n.text
-    if not _maybe_obfuscated(text):
-        return n
     tokens = text.split(" ")
     edits: list[tuple[int, int, str]] = []  # (start, end, replacement) in n.text
     pos = 0

@@ -9,6 +9,7 @@ substance the body already carries is returned with ``already_present: true``.
 from __future__ import annotations
 
 import html
+from functools import lru_cache
 
 from classifiers.text import normalise
 from labels.policy import PolicySet, Publisher
@@ -69,10 +70,15 @@ def _content_words(text: str, folded: bool = False) -> set[str]:
     return {w for w in words if len(w) > 3}
 
 
+@lru_cache(maxsize=1024)
+def _folded_phrase(phrase: str) -> str:
+    return " ".join(normalise(phrase).text.split())
+
+
 def _present(body_norm: str, body_sentences: list[set[str]], phrases: list[str], rendered: str) -> bool:
     """The body carries the disclaimer's substance: a known phrase, or most of the rendered words."""
     for phrase in phrases:
-        p = " ".join(normalise(phrase).text.split())
+        p = _folded_phrase(phrase)
         if p and p in body_norm:
             return True
     target = _content_words(rendered)
@@ -89,8 +95,12 @@ def required_disclaimers(
     language: str | None,
     body_text: str,
     flagged_media: dict[str, list[str]],
+    body_folded: str | None = None,
 ) -> list[dict]:
-    """Disclaimers for final ``labels``; ``flagged_media`` maps label name -> media ids."""
+    """Disclaimers for final ``labels``; ``flagged_media`` maps label name -> media ids.
+
+    ``body_folded`` is ``normalise(body_text).text`` when the caller already has it.
+    """
     if not labels:
         return []
     lang = language if language in ps.templates else publisher.default_language
@@ -103,7 +113,7 @@ def required_disclaimers(
             actors.extend(a for a in lab.get("actors", []) if a not in actors)
     values = {"publisher": publisher.display_name, "actors": join_actors(actors, lang)}
 
-    folded_body = normalise(body_text).text
+    folded_body = normalise(body_text).text if body_folded is None else body_folded
     body_norm = " ".join(folded_body.split())
     paragraphs = [p for chunk in folded_body.split("\n") for p in chunk.split(". ") if p.strip()]
     body_sentences = [_content_words(p, folded=True) for p in paragraphs]

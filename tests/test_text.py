@@ -1,3 +1,6 @@
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from classifiers.text import normalise, sentence_bounds
 
 
@@ -60,3 +63,43 @@ def test_letter_spaced_names_are_joined_with_offsets():
 def test_ordinary_numbers_next_to_letters_are_left_alone():
     for text in ("a 44-year-old man", "covid19 and the b52", "at 5pm on the 3rd", "an mp3 file"):
         assert normalise(text).text == text.lower()
+
+
+def _reference_fold(text: str):
+    """The definition: every character folded on its own, offsets one per output character."""
+    from classifiers.text import _fold_char
+
+    parts, starts = [], []
+    for i, ch in enumerate(text):
+        folded = _fold_char(ch) if not text.isascii() else ch.lower().translate({9: " ", 13: " ", 96: "'"})
+        parts.append(folded)
+        starts.extend([i] * len(folded))
+    return "".join(parts), starts
+
+
+@given(st.text(alphabet=st.sampled_from(
+    list("AaBbIiSsΣσςİıKkÉéèÆæß  ’‘“”—–-`\t\r\n.,ﬁ…") + ["\u200b", "\u200d", "\u202e", "\u00ad", "е", "Е", "ο", "Ο", "ё", "Ⅻ", "½"]
+), max_size=60) | st.text(max_size=60))
+@settings(max_examples=400, deadline=None)
+def test_fast_folding_equals_folding_each_character(text):
+    from classifiers.text import _fold
+
+    n = _fold(text)
+    expected, starts = _reference_fold(text)
+    assert n.text == expected
+    if n.starts is not None:
+        assert list(n.starts) == starts
+        assert list(n.ends) == [s + 1 for s in starts]
+    else:
+        assert len(n.text) == len(text)
+
+
+@given(st.lists(st.sampled_from(list("aeisxhдé 01345@$.-_*\n'(),?") + ["e-", "-e-", "i.", "1s", "s1", " i "]), max_size=30).map("".join))
+@settings(max_examples=600, deadline=None)
+def test_cheap_evasion_check_never_skips_an_edit(text):
+    """The pre-check only saves time: undoing evasions on text it rejects changes nothing."""
+    from classifiers.text import _fold, _maybe_obfuscated, _undo_evasions
+
+    n = _fold(text)
+    if not _maybe_obfuscated(n.text):
+        assert _undo_evasions(n).text == n.text

@@ -48,6 +48,32 @@ def _is_word(c: np.ndarray) -> np.ndarray:
     return ((c >= 48) & (c <= 57)) | ((c >= 97) & (c <= 122)) | ((c >= 65) & (c <= 90)) | (c >= 0xC0) | (c == 39)
 
 
+_PINV = np.uint64(pow(int(_P), -1, 2**64))
+_POWERS: list[np.ndarray] = [np.ones(1, dtype=np.uint64), np.ones(1, dtype=np.uint64)]
+
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """P^j and P^-j (mod 2^64) for j < n, computed once and grown on demand."""
+    if len(_POWERS[0]) < n:
+        size = max(n, 2 * len(_POWERS[0]), 8192)
+        powers = np.empty(size, dtype=np.uint64)
+        powers[0] = 1
+        powers[1:] = np.cumprod(np.full(size - 1, _P, dtype=np.uint64))
+        inv = np.empty(size, dtype=np.uint64)
+        inv[0] = 1
+        inv[1:] = np.cumprod(np.full(size - 1, _PINV, dtype=np.uint64))
+        _POWERS[:] = [powers, inv]  # one assignment: threads see either the old or the new pair
+    powers, inv = _POWERS
+    return powers[:n], inv[:n]
+
+
+def _bucket(h: np.ndarray, n_features: int) -> np.ndarray:
+    """Feature index of each hash: a mask when ``n_features`` is a power of two (the same as the modulo)."""
+    if n_features & (n_features - 1) == 0:
+        return (h & np.uint64(n_features - 1)).astype(np.int64)
+    return (h % np.uint64(n_features)).astype(np.int64)
+
+
 def _word_ngrams(c: np.ndarray, max_n: int) -> list[np.ndarray]:
     if len(c) == 0:
         return []
@@ -59,13 +85,7 @@ def _word_ngrams(c: np.ndarray, max_n: int) -> list[np.ndarray]:
         return []
     # word hash: sum of code * P^(position from word end), via prefix sums of c * Pinv^j
     n = len(c)
-    pinv = np.uint64(pow(int(_P), -1, 2**64))
-    powers = np.empty(n + 1, dtype=np.uint64)
-    powers[0] = 1
-    powers[1:] = np.cumprod(np.full(n, _P, dtype=np.uint64))
-    inv = np.empty(n + 1, dtype=np.uint64)
-    inv[0] = 1
-    inv[1:] = np.cumprod(np.full(n, pinv, dtype=np.uint64))
+    powers, inv = _powers(n + 1)
     prefix = np.concatenate(([np.uint64(0)], np.cumsum(c * inv[:n], dtype=np.uint64)))
     words = (prefix[ends] - prefix[starts]) * powers[ends - 1]
     out = [_mix(words, 0x200)]
@@ -102,7 +122,7 @@ def word_spans(folded: str, max_n: int, n_features: int) -> tuple[np.ndarray, np
     hashes = _word_ngrams(c, max_n)
     idx, s_out, e_out = [], [], []
     for size, h in enumerate(hashes, 1):
-        idx.append((h % np.uint64(n_features)).astype(np.int64))
+        idx.append(_bucket(h, n_features))
         s_out.append(back[starts[: len(h)]])
         e_out.append(back[ends[size - 1: size - 1 + len(h)] - 1] + 1)
     if not idx:
@@ -128,7 +148,7 @@ class HashedNgrams(TransformerMixin, BaseEstimator):
         parts = _word_ngrams(c, self.word_max_n) + _char_ngrams(c, self.char_min_n, self.char_max_n)
         if not parts:
             return np.zeros(0, dtype=np.int64)
-        return (np.concatenate(parts) % np.uint64(self.n_features)).astype(np.int64)
+        return _bucket(np.concatenate(parts), self.n_features)
 
     def transform(self, X):
         indptr = [0]

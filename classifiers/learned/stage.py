@@ -116,15 +116,19 @@ class ClassifierStage:
             k = min(EVIDENCE_PER_LABEL * 6, len(weights))
             top = np.argpartition(-weights, k - 1)[:k]
             top = top[np.argsort(-weights[top])]
+            kept: set[str] = set()
             for t in top:
                 w = float(weights[t])
                 if w <= 0:
                     break
-                words = norm.text[starts[t]:ends[t]].split()
-                if all(x.strip(".,;:!?\"'()") in _STOPWORDS for x in words):
+                gram = norm.text[starts[t]:ends[t]]
+                if gram in kept or all(x.strip(".,;:!?\"'()") in _STOPWORDS for x in gram.split()):
                     continue
+                kept.add(gram)
                 s, e = norm.span(int(starts[t]), int(ends[t]))
-                found.append((w, Evidence(f.name, s, e, f.text[s:e], f"classifier:ngram:{norm.text[starts[t]:ends[t]]}")))
+                found.append((w, Evidence(f.name, s, e, f.text[s:e], f"classifier:ngram:{gram}")))
+                if len(kept) == EVIDENCE_PER_LABEL:
+                    break  # only a field's strongest distinct n-grams can reach the label's top ones
         found.sort(key=lambda x: -x[0])
         out, seen = [], set()
         for _, ev in found:

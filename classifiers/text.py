@@ -339,11 +339,19 @@ def sentence_bounds(text: str) -> list[tuple[int, int]]:
 
 
 def _is_abbreviation(text: str, dot: int) -> bool:
-    j = dot
-    while j > 0 and text[j - 1] not in " \n(\"'":
-        j -= 1
-    word = text[j:dot]
-    return len(word) == 1 or word in _ABBREVIATIONS
+    if dot >= 1 and text[dot - 1] not in _WORD_BEFORE and (dot == 1 or text[dot - 2] in _WORD_BEFORE):
+        return True  # a single letter ("J. Smith")
+    lo = max(0, dot - 8)  # longer words are not in the list
+    j = max(text.rfind(" ", lo, dot), text.rfind("\n", lo, dot), text.rfind("(", lo, dot),
+            text.rfind('"', lo, dot), text.rfind("'", lo, dot))
+    if j < 0:
+        if lo > 0:
+            return False
+        j = -1
+    return text[j + 1:dot] in _ABBREVIATIONS
+
+
+_WORD_BEFORE = frozenset(" \n(\"'")
 
 
 def is_word_char(ch: str) -> bool:

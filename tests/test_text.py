@@ -103,3 +103,17 @@ def test_cheap_evasion_check_never_skips_an_edit(text):
     n = _fold(text)
     if not _maybe_obfuscated(n.text):
         assert _undo_evasions(n).text == n.text
+
+
+@given(st.lists(st.sampled_from(["mr", "u.s", "sept", "a", "bb", "corporation", " ", "\n", "(", '"', "'", ".", "x"]),
+                max_size=14).map("".join))
+@settings(max_examples=500, deadline=None)
+def test_abbreviation_check_reads_the_word_before_the_dot(text):
+    from classifiers.text import _ABBREVIATIONS, _is_abbreviation
+
+    for dot in [i for i, c in enumerate(text) if c == "."]:
+        j = dot
+        while j > 0 and text[j - 1] not in " \n(\"'":
+            j -= 1
+        word = text[j:dot]
+        assert _is_abbreviation(text, dot) == (len(word) == 1 or word in _ABBREVIATIONS), (text, dot)

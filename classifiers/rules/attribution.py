@@ -49,12 +49,15 @@ class SentenceView:
         self.kinds: dict[str, list[Hit]] = {}
         for h in hits:
             self.kinds.setdefault(h.kind, []).append(h)
+        self._of: dict[tuple[str, ...], tuple[Hit, ...]] = {}
+        self._guarded: dict[int, bool] = {}
 
-    def of(self, *kinds: str) -> list[Hit]:
-        out: list[Hit] = []
-        for k in kinds:
-            out.extend(self.kinds.get(k, ()))
-        return out
+    def of(self, *kinds: str) -> tuple[Hit, ...]:
+        """Hits of these kinds, kind by kind (the finders ask for the same groups many times)."""
+        got = self._of.get(kinds)
+        if got is None:
+            got = self._of[kinds] = tuple(h for k in kinds for h in self.kinds.get(k, ()))
+        return got
 
     def actor_of(self, hit: Hit) -> str | None:
         if hit.kind in ("actor", "outlet"):
@@ -74,17 +77,23 @@ class SentenceView:
 
     def guarded(self, hit: Hit) -> bool:
         """The actor is the object of a guard word right before it (fighting ISIS, against al-Shabaab)."""
+        got = self._guarded.get(hit.start)
+        if got is None:
+            got = self._guarded[hit.start] = self._guard_before(hit.start)
+        return got
+
+    def _guard_before(self, start: int) -> bool:
         # up to two words may stand between the guard and the actor ("fighting the", "members of the")
-        words = self.text[max(0, hit.start - 60):hit.start].replace(",", " ").split()[-5:]
+        words = self.text[max(0, start - 60):start].replace(",", " ").split()[-5:]
         for end in range(len(words), max(len(words) - 3, 0), -1):
             for size in (1, 2, 3, 4):
                 if end - size < 0:
                     break
                 if " ".join(words[end - size:end]) in self.guards:
                     return True
-        if hit.start >= 5 and self.text[hit.start - 5:hit.start] == "anti-":
+        if start >= 5 and self.text[start - 5:start] == "anti-":
             return True
-        if hit.start >= 4 and self.text[hit.start - 4:hit.start] == "pro-":
+        if start >= 4 and self.text[start - 4:start] == "pro-":
             return True
         return False
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from dataclasses import dataclass
 
 from classifiers.rules.lexicon import Lexicon
@@ -20,14 +19,6 @@ class Hit:
     sentence: int
 
 
-def _boundary_ok(text: str, start: int, end: int) -> bool:
-    if start > 0 and text[start - 1].isalnum():
-        return False
-    if end < len(text) and text[end].isalnum():
-        return False
-    return True
-
-
 @dataclass
 class FieldHits:
     """All hits of one field, grouped by sentence, plus sentence spans."""
@@ -43,31 +34,41 @@ class FieldHits:
 
 def scan(lex: Lexicon, norm: Normalised) -> FieldHits:
     text = norm.text
+    n = len(text)
     sentences = sentence_bounds(text)
-    starts = [s for s, _ in sentences]
     raw: list[tuple[int, int, str, tuple]] = []
     for end_idx, (key, entries) in lex.automaton.iter(text):
         end = end_idx + 1
         start = end - len(key)
-        if not _boundary_ok(text, start, end):
+        # whole words only: no letter or digit right before or after the match
+        if (start > 0 and text[start - 1].isalnum()) or (end < n and text[end].isalnum()):
             continue
         raw.append((start, end, key, entries))
     raw.sort(key=lambda r: (r[0], -r[1]))
     raw = _drop_nested_names(raw)
     by_sentence: list[list[Hit]] = [[] for _ in sentences]
     # Word positions: count spaces incrementally between consecutive hit starts (linear overall).
+    # Hits come in start order, so the sentence index only moves forward.
     word = 0
     pos = 0
+    sidx = -1
+    n_sentences = len(sentences)
+    next_start = sentences[0][0] if sentences else n + 1
     for start, end, key, entries in raw:
         word += text.count(" ", pos, start) + text.count("\n", pos, start)
         pos = start
-        sidx = bisect_right(starts, start) - 1
+        while start >= next_start:
+            sidx += 1
+            next_start = sentences[sidx + 1][0] if sidx + 1 < n_sentences else n + 1
         if sidx < 0:
             continue
+        bucket = by_sentence[sidx]
         for kind, payload in entries:
-            if kind == "actor_cs" and not _case_matches(lex, norm, key, start, end):
-                continue
-            by_sentence[sidx].append(Hit("actor" if kind == "actor_cs" else kind, payload, key, start, end, word, sidx))
+            if kind == "actor_cs":
+                if not _case_matches(lex, norm, key, start, end):
+                    continue
+                kind = "actor"
+            bucket.append(Hit(kind, payload, key, start, end, word, sidx))
     return FieldHits(norm, sentences, by_sentence)
 
 

@@ -95,3 +95,13 @@ def test_material_on_the_groups_own_channel(rules, body, actor):
 
 def test_sharing_copies_of_a_groups_newsletter_is_not_attribution(rules):
     assert ext(rules, "He was jailed after a jury heard he had shared copies of an Islamic State newsletter.") is None
+
+
+def test_a_branch_named_after_its_parent_is_reported_as_the_parent():
+    from classifiers.document import build_document
+    from classifiers.rules.stage import RuleStage
+
+    result = RuleStage().run(build_document({"title": "", "body": "A video released by Islamic State West Africa Province shows the raid."}))
+    vote = result.votes["extremist_source"]
+    assert vote.actors == ["Islamic State"]
+    assert "Islamic State West Africa Province" in vote.evidence[0].text

@@ -62,3 +62,24 @@ def test_caption_describing_bodies_flags_the_media_item(rules):
     doc = build_document({"type": "media", "media": [{"id": "m1", "caption": "Bodies lie under blankets outside the hospital."}]})
     vote = rules.run(doc).votes["graphic_violence"]
     assert vote.evidence[0].field == "media[0].caption"
+
+
+@pytest.mark.parametrize("body", [
+    "Saudi Arabia carried out a record number of executions last year, a rights group said.",
+    "Iran executed a man on Monday who was convicted of killing a guard, the judiciary said.",
+    '"Now it is all about execution," the chief executive told analysts on a call.',
+    "A clip shared online as footage of a drone being shot down over the border is from a video game.",
+    "The European Commission launched graphic health warnings showing the damage smoking does.",
+    "About 9,000 people with diabetes have a foot amputated each year, the study found.",
+])
+def test_counts_reports_and_figurative_uses_are_not_graphic(rules, body):
+    assert severity(rules, body) == "none"
+
+
+@pytest.mark.parametrize("body", [
+    "She watched as soldiers lined up the men beside the stream and cut their throats one by one.",
+    "The clip shows inmates stabbing a man on the floor of the cell block until he stops moving.",
+    "The video shows a mob beating him to death while he pleads for water.",
+])
+def test_killings_described_as_they_happen_are_extreme(rules, body):
+    assert severity(rules, body) == "extreme"

@@ -27,6 +27,9 @@ class Actor:
     canonical: str
     kind: str
     lists: tuple[str, ...]
+    # The name labels carry: a branch named after its parent ("Islamic State West Africa Province")
+    # is reported as the parent organisation, the way the policy resolves aliases.
+    reported: str = ""
 
 
 @dataclass
@@ -82,10 +85,13 @@ def build_lexicon(actors_path: Path | None = None, cues_path: Path | None = None
     case_sensitive: dict[str, set[str]] = {}
     handles: dict[str, str] = {}
     domains: dict[str, str] = {}
+    by_id = {a["id"]: a for a in actors_doc["actors"]}
     for a in actors_doc["actors"]:
         if a.get("matchable", True) is False:
             continue
-        actor = Actor(a["id"], a["canonical"], a.get("kind", "other"), tuple(x["list"] for x in a.get("lists", [])))
+        parent = by_id.get(a.get("parent") or "")
+        reported = parent["canonical"] if parent else a["canonical"]
+        actor = Actor(a["id"], a["canonical"], a.get("kind", "other"), tuple(x["list"] for x in a.get("lists", [])), reported)
         actors[actor.id] = actor
         exact_only = set(a.get("case_sensitive_aliases", []))
         names = [n for n in (a["canonical"], *a.get("aliases", []), *a.get("transliterations", []), *a.get("misspellings", []))

@@ -105,7 +105,7 @@ class RuleStage:
             evidence = []
             for f, fnd in ext_findings:
                 for a in fnd.actors:
-                    name = lex.actors[a].canonical if a in lex.actors else a
+                    name = lex.actors[a].reported if a in lex.actors else a
                     if name not in actors:
                         actors.append(name)
                 conf_miss *= 1 - fnd.confidence
@@ -151,7 +151,7 @@ class RuleStage:
 
             for h in hits:
                 if h.kind in ("actor", "outlet"):
-                    name = lex.actors[h.payload].canonical
+                    name = lex.actors[h.payload].reported
                     signals.mentioned[name] = signals.mentioned.get(name, 0) + 1
                 if h.kind == "actor":
                     signals.actor_mentions += 1

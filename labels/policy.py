@@ -41,6 +41,20 @@ class Policy:
         low, high = self.band(label) if label else (self.review_low, self.review_high)
         return low <= confidence < high
 
+    def needs_review(self, label: dict) -> bool:
+        """A final label's confidence lies in the review band.
+
+        A band given as a width sits just above each label's threshold, where the classifier's
+        calibrated probability decides: it covers labels the classifier alone supports (a firing
+        rule or a hash match decides on its own). A band given as [low, high) covers every label.
+        """
+        stages = label.get("stages", ())
+        if "override" in stages:
+            return False
+        if self.review_width is not None and ("rule" in stages or "hash" in stages):
+            return False
+        return self.in_review_band(label["confidence"], label["name"])
+
 
 @dataclass(frozen=True)
 class Publisher:
@@ -218,6 +232,6 @@ def decide(labels: list[dict], policy: Policy, *, blocked: bool = False) -> Deci
     gv = names.get(LabelName.GRAPHIC_VIOLENCE)
     if LabelName.EXTREMIST_SOURCE in names and gv is not None and gv.get("severity") == Severity.EXTREME:
         return Decision.HOLD_FOR_REVIEW
-    if any(policy.in_review_band(lab["confidence"], lab["name"]) for lab in labels if "override" not in lab.get("stages", ())):
+    if any(policy.needs_review(lab) for lab in labels):
         return Decision.HOLD_FOR_REVIEW
     return Decision.PUBLISH_WITH_DISCLAIMERS

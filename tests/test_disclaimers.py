@@ -9,10 +9,10 @@ from labels.policy import PolicyError, decide, load_policy_set
 PS = load_policy_set()
 
 
-def labels(*names, severity="graphic", actors=("Islamic State",), confidence=0.9):
+def labels(*names, severity="graphic", actors=("Islamic State",), confidence=0.9, stages=("rule",)):
     out = []
     for n in names:
-        lab = {"name": n, "confidence": confidence, "stages": ["rule"], "evidence": []}
+        lab = {"name": n, "confidence": confidence, "stages": list(stages), "evidence": []}
         if n == "graphic_violence":
             lab["severity"] = severity
         if n == "extremist_source":
@@ -89,8 +89,11 @@ def test_decisions():
     assert decide(labels("extremist_source", "graphic_violence", severity="extreme"), p).value == "hold_for_review"
     assert decide(labels("extremist_source", "graphic_violence", severity="graphic"), p).value == "publish_with_disclaimers"
     low, high = p.band("unverified")
-    assert decide(labels("unverified", confidence=(low + high) / 2), p).value == "hold_for_review"
-    assert decide(labels("unverified", confidence=high), p).value == "publish_with_disclaimers"
+    # the band sits just above the threshold, where the classifier's probability alone decides
+    assert decide(labels("unverified", confidence=(low + high) / 2, stages=("classifier",)), p).value == "hold_for_review"
+    assert decide(labels("unverified", confidence=high, stages=("classifier",)), p).value == "publish_with_disclaimers"
+    # a firing rule (or a hash match) decides on its own, whatever the fused confidence
+    assert decide(labels("unverified", confidence=(low + high) / 2, stages=("rule", "classifier")), p).value == "publish_with_disclaimers"
     assert decide(labels("unverified"), p, blocked=True).value == "block"
 
 

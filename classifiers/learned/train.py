@@ -43,6 +43,7 @@ class Example:
     text: str
     signals: list[float]
     split: str
+    fired: frozenset[str] = frozenset()  # labels the rule stage gives on its own
 
 
 def load_corpus(corpus_dir: Path = CORPUS_DIR, dev_set: Path = DEV_SET) -> tuple[list[dict], str, list[str]]:
@@ -74,8 +75,8 @@ def featurise(items: list[dict], rules: RuleStage) -> list[Example]:
     out = []
     for it in items:
         doc = build_document(it)
-        _, signals = rules.analyse(doc)
-        out.append(Example(it, doc.text_for_model(), signals.vector(), split_of(it["id"])))
+        result, signals = rules.analyse(doc)
+        out.append(Example(it, doc.text_for_model(), signals.vector(), split_of(it["id"]), frozenset(result.votes)))
     return out
 
 
@@ -95,11 +96,16 @@ def make_pipeline(label: str) -> Pipeline:
     return Pipeline([("features", features), ("clf", cal)])
 
 
-def best_threshold(probs: np.ndarray, truth: np.ndarray) -> float:
-    """Threshold with the best F1 on the dev split (ties: the higher threshold), kept within [0.3, 0.8]."""
+def best_threshold(probs: np.ndarray, truth: np.ndarray, fired: np.ndarray | None = None) -> float:
+    """Threshold with the best F1 of the fused label on the dev split (ties: the higher threshold).
+
+    The fused label is "a rule fired, or the probability reaches the threshold" (classifiers.fusion),
+    so the threshold is chosen for what the classifier adds to the rules, within [0.3, 0.96].
+    """
+    fired = np.zeros(len(probs), dtype=bool) if fired is None else fired
     best, best_f1 = 0.5, -1.0
-    for t in np.arange(0.30, 0.801, 0.02):
-        pred = probs >= t
+    for t in np.arange(0.30, 0.961, 0.02):
+        pred = (probs >= t) | fired
         tp = int((pred & truth).sum())
         fp = int((pred & ~truth).sum())
         fn = int((~pred & truth).sum())
@@ -142,7 +148,8 @@ def train(out_dir: Path = ARTIFACT_DIR, corpus_dir: Path = CORPUS_DIR, dev_set: 
         else:
             p = proba[:, classes.index(True)]
             truth = np.array([targets(e, label) for e in dev])
-        thresholds[label] = best_threshold(p, truth)
+        fired = np.array([label in e.fired for e in dev])
+        thresholds[label] = best_threshold(p, truth, fired)
         log(f"{label}: threshold {thresholds[label]}")
 
     if write_policy:

@@ -19,6 +19,7 @@ from classifiers.rules.media_sources import MediaSources, default_media_sources
 from classifiers.text import normalise
 
 _DEPICTED_KINDS = ("caption", "alt_text")
+DEPICTION_CARRIES = 2  # sentences after one that names footage, photos or witnesses still describe it
 # Sentences without any of these cannot hold an attribution.
 _AGENT_KINDS = frozenset(("actor", "outlet", "group_references", "perpetrator_material"))
 _SOCIAL_HOSTS = ("t.me", "telegram.me", "telegram.org", "twitter.com", "x.com", "youtube.com", "youtu.be",
@@ -135,6 +136,7 @@ class RuleStage:
     def _field(self, f: Field, fh: FieldHits, signals: RuleSignals, ext_findings, graphic_findings, unverified_findings, last_actor) -> None:
         lex = self.lexicon
         text = fh.norm.text
+        last_depiction: int | None = None
         for sidx, hits in enumerate(fh.by_sentence):
             if not hits:
                 continue
@@ -171,7 +173,12 @@ class RuleStage:
                 for fnd in attribution.find(view, self.modifiers):
                     ext_findings.append((f, fnd))
                     signals.rules[fnd.rule] = signals.rules.get(fnd.rule, 0) + 1
-            g = graphic.assess(hits, lex.graphic_weights, lex.cues, f.kind in _DEPICTED_KINDS) if "graphic" in kinds else None
+            if "depiction" in kinds:
+                last_depiction = sidx
+            # A description goes on past the sentence that names the footage: "The clip shows men
+            # kneeling. Gunmen then open fire." Depiction carries over to the next sentences.
+            depicted = f.kind in _DEPICTED_KINDS or (last_depiction is not None and sidx - last_depiction <= DEPICTION_CARRIES)
+            g = graphic.assess(hits, lex.graphic_weights, lex.cues, depicted) if "graphic" in kinds else None
             if g is not None:
                 graphic_findings.append((f, g))
                 if g.severity == "extreme":

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench venv openapi clean lint
+.PHONY: run test bench soak venv openapi clean lint
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: $(STAMP)
 ## Benchmarks: one table with targets, 6-9 minutes (bench/RESULTS.md); BENCH_ARGS=--quick for a smoke run
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all $(BENCH_ARGS)
+
+## Soak: 5 minutes of mixed traffic at 200 req/s on 2 workers and PostgreSQL (bench/soak.py); SOAK_ARGS="--seconds 60" to shorten
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 openapi: $(STAMP)
 	$(BIN)/modlabel openapi --write

@@ -1,7 +1,9 @@
 """Fuse the stages' votes into final labels.
 
 The rule stage is precise where it fires; the learned stage generalises to
-wording no rule names. A label is kept when the fused confidence reaches the
+wording no rule names. A firing rule labels on its own unless the calibrated
+classifier, which reads the rule's signals among its features, puts the label's
+probability below the policy's ``rule_veto``. A label is kept when the fused confidence reaches the
 policy's threshold for it. ``stages`` lists every stage whose own vote
 supported the label; ``confidence`` is the classifier's calibrated probability
 when one is loaded, lifted by a firing rule (rules are precise, so a rule hit
@@ -36,6 +38,9 @@ def fuse(results: list[StageResult], policy: Policy, *, hash_votes: list[Vote] |
         rv = rule.votes.get(name) if rule else None
         cv = clf.votes.get(name) if clf else None
         cscore = clf.scores.get(name) if clf else None
+        if rv is not None and cscore is not None and cscore < policy.rule_veto.get(name, 0.0):
+            rv = None  # the calibrated classifier is confident the rule misread this text
+
         conf = _combine(rv, cscore)
         hv = [v for v in hash_votes or () if v.name == name]
         # A firing rule labels on its own; without one, the classifier must reach the policy's threshold.

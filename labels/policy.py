@@ -30,6 +30,8 @@ class Policy:
     reason_codes: tuple[str, ...]
     # When set, each label's band is [threshold, threshold + width) instead of [low, high).
     review_width: float | None = None
+    # Per label: a firing rule is overruled when the classifier's calibrated probability is below this.
+    rule_veto: dict[str, float] = field(default_factory=dict)
 
     def band(self, label: str) -> tuple[float, float]:
         if self.review_width is not None:
@@ -143,10 +145,17 @@ def _policy_from(data: dict, path: Path, base: Policy | None = None) -> Policy:
         low, high = band["low"], band["high"]
         if not all(isinstance(v, (int, float)) for v in (low, high)) or not 0 <= low <= high <= 1:
             raise fail("review_band", "need 0 <= low <= high <= 1")
+    veto = dict(base.rule_veto) if base else {}
+    for label, value in (data.get("rule_veto") or {}).items():
+        if label not in LabelName.__members__.values():
+            raise fail(label, f"unknown label; expected one of {[l.value for l in LabelName]}")
+        if not isinstance(value, (int, float)) or not 0 <= value <= thresholds[label]:
+            raise fail(label, "rule_veto must be a number in [0, the label's threshold]")
+        veto[label] = float(value)
     codes = data.get("reason_codes", list(base.reason_codes) if base else [])
     if not isinstance(codes, list) or not codes or not all(isinstance(c, str) for c in codes):
         raise fail("reason_codes", "a non-empty list of strings is required")
-    return Policy(version, thresholds, float(low), float(high), tuple(codes), float(width) if width is not None else None)
+    return Policy(version, thresholds, float(low), float(high), tuple(codes), float(width) if width is not None else None, veto)
 
 
 def load_policy_set(root: Path | None = None) -> PolicySet:

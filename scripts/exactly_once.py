@@ -15,7 +15,8 @@ Prints the figures; exits 1 when a check fails. Usage::
 
 The server is ``--postgres``, else MODLABEL_TEST_POSTGRES_URL, else DATABASE_URL, else
 postgresql://postgres@127.0.0.1:5432/postgres; the database ``modlabel_eo_<random>``
-is created for the run and dropped afterwards (unless ``--keep-db``).
+is created for the run and dropped afterwards (unless ``--keep-db``). The servers and the
+database come from bench/loopback.py (shared with bench/soak.py).
 """
 
 from __future__ import annotations
@@ -23,27 +24,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
-from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
-import psycopg
 from sqlalchemy.engine import make_url
-from standardwebhooks import Webhook
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-PUBLISHER = "example-news"
+from bench.loopback import (PUBLISHER, drop_database, prepare_database, server_url,  # noqa: E402
+                            signed_headers, start_servers, stop_servers, webhook_rows)
+
 TEXTS = [
     ("Militants release video", '<p>A new video purportedly put out by the Islamic State shows bodies in the street after airstrikes.</p>'
      '<figure><img src="https://cdn.example/{n}.jpg" alt="bodies"><figcaption>Still from a video released by Amaq</figcaption></figure>'),
@@ -51,68 +49,6 @@ TEXTS = [
     ("Footage from the front", "<p>Unconfirmed footage allegedly shows the aftermath of a shelling; it could not be independently verified.</p>"),
     ("Market report", "<p>Shares rose for a third day as investors weighed new data.</p>"),
 ]
-
-
-def server_url(arg: str | None) -> str:
-    url = arg or os.environ.get("MODLABEL_TEST_POSTGRES_URL") or os.environ.get("DATABASE_URL") \
-        or "postgresql://postgres@127.0.0.1:5432/postgres"
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def prepare_database(admin: str) -> tuple[str, str]:
-    """Create the run's database, migrate it, add a webhook secret; (url, secret)."""
-    name = f"modlabel_eo_{secrets.token_hex(5)}"
-    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(admin).set(database=name).render_as_string(hide_password=False)
-    from service.db.engine import make_engine, transaction
-    from service.db.migrate import upgrade
-    from service.db.secrets import add_secret
-
-    engine = make_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    upgrade(engine)
-    with transaction(engine) as session:
-        secret = add_secret(session, publisher=PUBLISHER).secret
-    engine.dispose()
-    return url, secret
-
-
-def drop_database(admin: str, url: str) -> None:
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
-
-
-def start_servers(url: str, n: int, env_extra: dict) -> tuple[list[subprocess.Popen], list[str]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MODLABEL_")}
-    env.update({"DATABASE_URL": url, "MODLABEL_DATA_DIR": str(Path("/tmp") / f"modlabel-eo-{os.getpid()}"),
-                "MODLABEL_OUTBOX_ENABLED": "false", "MODLABEL_BOOTSTRAP_ADMIN": "false", **env_extra})
-    procs, bases = [], []
-    for _ in range(n):
-        port = free_port()
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "service.main:app", "--host", "127.0.0.1", "--port", str(port),
-             "--log-level", "warning", "--no-access-log"], cwd=REPO, env=env))
-        bases.append(f"http://127.0.0.1:{port}")
-    deadline = time.monotonic() + 120
-    for proc, base in zip(procs, bases):
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"server {base} exited with {proc.returncode} before answering")
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"server {base} did not answer /healthz within 120 s")
-            time.sleep(0.2)
-    return procs, bases
 
 
 def plan(total: int, dup_share: float, rng: random.Random) -> list[tuple[str, int, bool]]:
@@ -138,7 +74,6 @@ def body_for(n: int, items: int) -> str:
 
 async def send_all(bases: list[str], secret: str, order, concurrency: int, items: int, rng: random.Random) -> list[dict]:
     sem = asyncio.Semaphore(concurrency)
-    wh = Webhook(secret)
     last_base: dict[str, int] = {}
     out: list[dict] = []
 
@@ -148,9 +83,7 @@ async def send_all(bases: list[str], secret: str, order, concurrency: int, items
         idx = (1 - last_base[wid]) % len(bases) if wid in last_base else rng.randrange(len(bases))
         last_base[wid] = idx
         async with sem:
-            at = datetime.now(timezone.utc)  # re-signed each time, like a real retry
-            headers = {"webhook-id": wid, "webhook-timestamp": str(int(at.timestamp())),
-                       "webhook-signature": wh.sign(wid, at, body), "content-type": "application/json"}
+            headers = signed_headers(secret, wid, body)  # re-signed each time, like a real retry
             t0 = time.perf_counter()
             try:
                 r = await client.post(bases[idx] + "/v1/webhooks/pre-publish", content=body, headers=headers)
@@ -164,16 +97,6 @@ async def send_all(bases: list[str], secret: str, order, concurrency: int, items
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
         await asyncio.gather(*(one(client, wid, n, rep) for wid, n, rep in order))
     return out
-
-
-def db_counts(url: str) -> dict:
-    with psycopg.connect(url) as conn:
-        per_id = conn.execute(
-            "SELECT d.webhook_id, d.status, count(r.id) FROM webhook_deliveries d "
-            "LEFT JOIN moderation_results r ON r.delivery_id = d.id GROUP BY d.webhook_id, d.status").fetchall()
-        results = conn.execute("SELECT count(*) FROM moderation_results").fetchone()[0]
-        items = conn.execute("SELECT count(*) FROM items").fetchone()[0]
-    return {"per_id": {wid: (status, n) for wid, status, n in per_id}, "results": results, "items": items}
 
 
 def evaluate(responses: list[dict], db: dict, unique_ids: set[str]) -> dict:
@@ -228,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
 
     rng = random.Random(args.seed)
     admin = server_url(args.postgres)
-    url, secret = prepare_database(admin)
+    db = prepare_database(admin, prefix="eo")
+    url, secret = db.url, db.secret
     procs: list[subprocess.Popen] = []
     try:
         env_extra = {"MODLABEL_CLASSIFIER_ENABLED": "false"} if args.rules_only else {}
@@ -238,17 +162,11 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         responses = asyncio.run(send_all(bases, secret, order, args.concurrency, items, rng))
         elapsed = time.perf_counter() - t0
-        figures = evaluate(responses, db_counts(url), {o[0] for o in order})
+        figures = evaluate(responses, webhook_rows(url), {o[0] for o in order})
         figures.update({"seconds": round(elapsed, 2), "requests_per_second": round(len(responses) / elapsed, 1),
                         "servers": len(bases), "concurrency": args.concurrency, "database": make_url(url).database})
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_servers(procs)
         if not args.keep_db:
             drop_database(admin, url)
     if args.json:

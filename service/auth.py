@@ -10,7 +10,8 @@ with ``hmac.compare_digest``. Roles:
 
 ``KeyStore.authenticate`` caches a looked-up key for ``key_cache_seconds`` so a
 request costs no database round trip; a revocation made in another process is
-honoured after at most that long.
+honoured after at most that long. While the database is unavailable a key read
+before keeps working (its last read row is trusted); an unknown key gets a 503.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from sqlmodel import Session, col, func, select
 from service.db import audit
 from service.db.models import ApiKey, utcnow
 from service.errors import ApiError
+from service.outage import STORAGE_ERRORS, degraded
 
 log = logging.getLogger("modlabel.auth")
 
@@ -45,6 +47,7 @@ class KeyInfo:
     id: str
     role: str
     publisher: str | None
+    rate_limit_per_minute: int | None = None  # the key's own budget (0 = none); None = the setting's
 
     def may_act_for(self, publisher: str) -> bool:
         return self.publisher is None or self.publisher == publisher
@@ -69,19 +72,43 @@ def new_key(key_id: str | None = None) -> tuple[str, str]:
 
 
 def create_key(session: Session, *, role: str, publisher: str | None = None, actor: str = "cli",
-               key_id: str | None = None) -> tuple[ApiKey, str]:
+               key_id: str | None = None, rate_limit_per_minute: int | None = None) -> tuple[ApiKey, str]:
     """Store a new key (hashed) and audit it; (row, the key, shown once)."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, got {role!r}")
     if role != "admin" and not publisher:
         raise ValueError(f"a {role} key needs a publisher (only admin keys may be global)")
+    _check_rate_limit(rate_limit_per_minute)
     key_id, key = new_key(key_id)
-    row = ApiKey(id=key_id, key_hash=hash_key(key), role=role, publisher=publisher or None)
+    row = ApiKey(id=key_id, key_hash=hash_key(key), role=role, publisher=publisher or None,
+                 rate_limit_per_minute=rate_limit_per_minute)
     session.add(row)
     session.flush()
-    audit.record(session, action=audit.KEY_CREATE, actor=actor, publisher=row.publisher,
-                 after={"key_id": row.id, "role": row.role, "publisher": row.publisher})
+    after = {"key_id": row.id, "role": row.role, "publisher": row.publisher}
+    if rate_limit_per_minute is not None:
+        after["rate_limit_per_minute"] = rate_limit_per_minute
+    audit.record(session, action=audit.KEY_CREATE, actor=actor, publisher=row.publisher, after=after)
     return row, key
+
+
+def _check_rate_limit(value: int | None) -> None:
+    if value is not None and not 0 <= value <= 10**9:
+        raise ValueError(f"a rate limit is 0 (none) to 1000000000 requests a minute, got {value}")
+
+
+def set_rate_limit(session: Session, *, key_id: str, rate_limit_per_minute: int | None, actor: str = "cli") -> bool:
+    """Give an active key its own budget (requests a minute, 0 = none) or, with None, the setting's; audited."""
+    _check_rate_limit(rate_limit_per_minute)
+    row = session.get(ApiKey, key_id)
+    if row is None or row.revoked_at is not None:
+        return False
+    before = row.rate_limit_per_minute
+    row.rate_limit_per_minute = rate_limit_per_minute
+    session.add(row)
+    audit.record(session, action=audit.KEY_RATE_LIMIT, actor=actor, publisher=row.publisher,
+                 before={"key_id": row.id, "rate_limit_per_minute": before},
+                 after={"key_id": row.id, "rate_limit_per_minute": rate_limit_per_minute})
+    return True
 
 
 def list_keys(session: Session, *, publisher: str | None = None, include_revoked: bool = False) -> list[ApiKey]:
@@ -147,10 +174,16 @@ class KeyStore:
             hit = self._cache.get(key_id)
         if hit is not None and now - hit[0] < self.ttl:
             return hit[1]
-        with self.storage.session() as session:
-            row = session.get(ApiKey, key_id)
-            if row is not None:
-                session.expunge(row)
+        try:
+            with self.storage.session() as session:
+                row = session.get(ApiKey, key_id)
+                if row is not None:
+                    session.expunge(row)
+        except STORAGE_ERRORS as exc:
+            if hit is None:
+                raise  # an unknown key cannot be checked: 503 (service.errors)
+            degraded("api_key", exc)  # the database is down: trust what was last read (it cannot be revoked meanwhile)
+            return hit[1]
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
@@ -184,11 +217,11 @@ class KeyStore:
             raise unauthorized("unknown API key")
         if row.revoked_at is not None:
             raise unauthorized("this API key was revoked")
-        return KeyInfo(row.id, row.role, row.publisher)
+        return KeyInfo(row.id, row.role, row.publisher, row.rate_limit_per_minute)
 
     def by_id(self, key_id: str) -> KeyInfo | None:
         """An active key by id (the moderator page's session keeps only the id)."""
         row = self._row(key_id)
         if row is None or row.revoked_at is not None:
             return None
-        return KeyInfo(row.id, row.role, row.publisher)
+        return KeyInfo(row.id, row.role, row.publisher, row.rate_limit_per_minute)

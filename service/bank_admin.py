@@ -4,16 +4,22 @@
 (``bank.*`` actions) and reaches this process's matcher as soon as it commits
 (``HashBanks.apply``); other processes pick it up on their next refresh. Adding
 entries to a positive bank also matches them against stored items
-(``service.bank_retro``).
+(``service.bank_retro``); removing or quarantining one decides again the stored
+items it blocked or held (``bank_retro.release_entry``). ``add_image_entry``
+makes an entry from an image: its PDQ hash plus the variant hashes of edited
+copies (``classifiers.hashing.variants``), so lightly edited copies match too.
 """
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
+from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
-from service.bank_retro import retro_match
+from classifiers.hashing.pdq import ImageError
+from classifiers.hashing.variants import compute_pdq_with_variants
+from service.bank_retro import release_entry, retro_match
 from service.bank_schemas import BankCreate, BankUpdate, EntryCreate, EntryError, EntryUpdate, check_entry
 from service.banks import HashBanks, bank_public, entry_info, entry_public
 from service.db import audit
@@ -24,12 +30,35 @@ from service.errors import ApiError
 
 LISTED = 100  # entries listed in an "added" answer
 
+# What each refusal of classifiers.hashing.pdq becomes (POST /v1/media/hash and image entries).
+IMAGE_REFUSALS = {
+    "empty": (422, "empty_image"),
+    "unsupported": (415, "unsupported_image_type"),
+    "corrupt": (422, "invalid_image"),
+    "too_large": (413, "image_too_many_pixels"),
+}
+
+
+def image_api_error(exc: ImageError, field: str = "file") -> ApiError:
+    status, code = IMAGE_REFUSALS.get(exc.reason, (422, "invalid_image"))
+    return ApiError(status, code, str(exc), field)
+
+
+def media_hash_dict(digest, variants=None) -> dict:
+    """The answer of ``POST /v1/media/hash`` (``variants``: a list of ``Variant`` or None)."""
+    out = {"pdq": digest.hash_hex, "quality": digest.quality, "useful": digest.useful, "format": digest.image_format,
+           "width": digest.width, "height": digest.height}
+    if variants is not None:
+        out["variants"] = [{"kind": v.kind, "pdq": v.hash_hex} for v in variants]
+    return out
+
 
 class BankAdmin:
-    """Bank and entry operations over one ``HashBanks``."""
+    """Bank and entry operations over one ``HashBanks``; ``moderator`` re-moderates items an entry removal releases."""
 
-    def __init__(self, banks: HashBanks) -> None:
+    def __init__(self, banks: HashBanks, moderator=None) -> None:
         self.banks = banks
+        self.moderator = moderator
 
     # -- banks ------------------------------------------------------------------------------
 
@@ -130,6 +159,34 @@ class BankAdmin:
         return {"added": len(added), "unchanged": unchanged,
                 "entries": [entry_public(e, bank.name) for e in added[:LISTED]], "retro": retro}
 
+    def add_image_entry(self, name: str, data: bytes, fields: dict, *, actor: str | None) -> dict:
+        """Make an entry from an image: its PDQ hash, with the variant hashes of edited copies; an ImageEntryAdded dict.
+
+        ``fields``: the entry's other fields (label, severity, actors, action, source, note).
+        Refuses images that are not JPEG/PNG/GIF/WebP/BMP, fail to decode, or whose hash is
+        too weak to match (quality below 50: flat images).
+        """
+        self.bank_row(name)  # 404 before the work of hashing
+        settings = self.banks.settings
+        if len(data) > settings.media_max_upload_bytes:
+            raise ApiError(413, "payload_too_large", f"the image exceeds {settings.media_max_upload_bytes} bytes", "file")
+        try:
+            digest, variants = compute_pdq_with_variants(data)
+        except ImageError as exc:
+            raise image_api_error(exc) from None
+        if not digest.useful:
+            raise ApiError(422, "image_not_useful", f"the image's PDQ quality is {digest.quality} (below 50: a flat or "
+                           "featureless image whose hash would match unrelated pictures)", "file")
+        raw = {k: v for k, v in fields.items() if v not in (None, "", [])}
+        try:
+            entry = EntryCreate.model_validate({**raw, "pdq": digest.hash_hex, "variants": [v.hash_hex for v in variants]})
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = ".".join(str(p) for p in err["loc"])
+            raise ApiError(422, "invalid_entry", f"{loc}: {err['msg']}", loc or "body") from None
+        added = self.add_entries(name, [entry], actor=actor, single=True)
+        return {**added, "image": media_hash_dict(digest)}
+
     @staticmethod
     def _insert(session, bank: HashBank, entries: list[EntryCreate], *, actor, single: bool, where: str):
         checked = []
@@ -187,7 +244,11 @@ class BankAdmin:
             self.banks.apply(active=[entry])
         else:
             self.banks.apply(inactive=[entry.id])  # type: ignore[list-item]
-        return entry_public(entry, bank.name)
+        answer = entry_public(entry, bank.name)
+        if (entry.status, before["status"]) in (("removed", "active"), ("removed", "quarantined"), ("quarantined", "active")):
+            answer["released"] = release_entry(self.banks, entry.id, removed=entry.status == "removed",  # type: ignore[arg-type]
+                                               moderator=self.moderator, actor=actor)
+        return answer
 
     def iter_export(self, name: str, *, statuses: tuple[str, ...]):
         """(bank, entries in pages) for an export; each page is read in its own short transaction."""

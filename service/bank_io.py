@@ -1,9 +1,10 @@
 """Bank entries as CSV and JSON: export (streamed in pages) and import (validated, all or nothing).
 
 CSV columns: ``id, pdq, label, severity, actors, action, source, note, status,
-status_reason, created_at``; ``actors`` are joined with ``|``. Import reads
+status_reason, created_at, variants``; ``actors`` and ``variants`` (hashes of
+edited copies of the entry's image) are joined with ``|``. Import reads
 ``pdq`` (required), ``label``, ``severity``, ``actors``, ``action``, ``source``,
-``note``, ``status`` and ignores the columns export adds for information
+``note``, ``status``, ``variants`` and ignores the columns export adds for information
 (``id``, ``status_reason``, ``created_at``, ``updated_at``, ``created_by``, ``bank``);
 any other column is refused, so a misspelt header fails loudly.
 
@@ -29,11 +30,14 @@ from service.db.bank_models import HashBank, HashBankEntry
 from service.errors import ApiError
 
 CSV_COLUMNS = ("id", "pdq", "label", "severity", "actors", "action", "source", "note", "status", "status_reason",
-               "created_at")
-IMPORT_FIELDS = ("pdq", "label", "severity", "actors", "action", "source", "note", "status")
+               "created_at", "variants")
+IMPORT_FIELDS = ("pdq", "label", "severity", "actors", "action", "source", "note", "status", "variants")
 INFORMATIONAL = frozenset(("id", "status_reason", "created_at", "updated_at", "created_by", "bank"))
 ACTOR_SEPARATOR = "|"
 MAX_IMPORT_ROWS = 200_000
+# Export's ``status`` choices: the entry statuses each stands for.
+STATUS_SETS = {"active": ("active",), "quarantined": ("quarantined",), "removed": ("removed",),
+               "current": ("active", "quarantined"), "all": ("active", "quarantined", "removed")}
 _FORMULA_START = frozenset("=+-@\t\r")
 
 
@@ -54,6 +58,7 @@ def _entry_row(entry: HashBankEntry) -> dict:
         "id": entry.id, "pdq": entry.pdq, "label": entry.label, "severity": entry.severity,
         "actors": list(entry.actors or ()), "action": entry.action, "source": entry.source, "note": entry.note,
         "status": entry.status, "status_reason": entry.status_reason, "created_at": entry.created_at.isoformat(),
+        "variants": list(entry.variants or ()),
     }
 
 
@@ -74,6 +79,7 @@ def export_csv(pages: Iterable[list[HashBankEntry]]) -> Iterator[bytes]:
         for entry in page:
             row = _entry_row(entry)
             row["actors"] = ACTOR_SEPARATOR.join(row["actors"])
+            row["variants"] = ACTOR_SEPARATOR.join(row["variants"])
             writer.writerow([_escape("" if row[c] is None else str(row[c])) for c in CSV_COLUMNS])
         yield buffer.getvalue().encode("utf-8")
         buffer.seek(0)
@@ -133,8 +139,9 @@ def _parse_csv(text: str) -> list[EntryCreate]:
                 raise ApiError(422, "invalid_import", f"line {reader.line_num}: {len(cells)} cells for {len(header)} "
                                "columns", f"rows.{i}")
             raw = {h: _unescape(c) for h, c in zip(header, cells) if h in IMPORT_FIELDS and c != ""}
-            if "actors" in raw:
-                raw["actors"] = [a.strip() for a in raw["actors"].split(ACTOR_SEPARATOR) if a.strip()]
+            for listed in ("actors", "variants"):
+                if listed in raw:
+                    raw[listed] = [a.strip() for a in raw[listed].split(ACTOR_SEPARATOR) if a.strip()]
             entries.append(_entry(raw, f"rows.{i}", f"line {reader.line_num}"))
     except csv.Error as exc:
         raise ApiError(422, "invalid_import", f"line {reader.line_num}: {exc}", "rows") from None

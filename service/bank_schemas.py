@@ -8,9 +8,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from classifiers.hashing.variants import MAX_VARIANTS
 from classifiers.rules.lexicon import DATA_DIR
 from classifiers.text import normalise
-from service.schemas import PublisherName
+from service.schemas import MAX_ID, PublisherName, no_bool
 
 BankName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
 PdqHex = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")]
@@ -30,10 +31,12 @@ class BankCreate(BaseModel):
     kind: Literal["positive", "negative"] = Field("positive", description="negative: known-good images (e.g. the publisher's "
                                                   "own archive); media matching one never matches positive entries.")
     distance: int = Field(31, ge=0, le=MAX_DISTANCE, description="Largest Hamming distance that counts as a match.")
-    flood_threshold: int | None = Field(None, ge=1, description="Quarantine an entry that matches more than this many "
+    flood_threshold: int | None = Field(None, ge=1, le=MAX_ID, description="Quarantine an entry that matches more than this many "
                                         "distinct items within the window; absent: the service default; null in an update: off.")
     flood_window_seconds: int | None = Field(None, ge=60, le=90 * 86_400)
     description: Annotated[str, StringConstraints(max_length=2_000)] | None = None
+
+    _integers = field_validator("distance", "flood_threshold", "flood_window_seconds", mode="before")(no_bool)
 
 
 class BankUpdate(BaseModel):
@@ -42,9 +45,11 @@ class BankUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     distance: int | None = Field(None, ge=0, le=MAX_DISTANCE)
-    flood_threshold: int | None = Field(None, ge=1)
+    flood_threshold: int | None = Field(None, ge=1, le=MAX_ID)
     flood_window_seconds: int | None = Field(None, ge=60, le=90 * 86_400)
     description: Annotated[str, StringConstraints(max_length=2_000)] | None = None
+
+    _integers = field_validator("distance", "flood_threshold", "flood_window_seconds", mode="before")(no_bool)
 
 
 class EntryCounts(BaseModel):
@@ -81,11 +86,19 @@ class EntryCreate(BaseModel):
     source: Annotated[str, StringConstraints(max_length=256)] | None = Field(None, description="Where the hash came from.")
     note: Annotated[str, StringConstraints(max_length=4_000)] | None = None
     status: Literal["active", "quarantined", "removed"] = Field("active", description="removed: kept for the record, never matched.")
+    variants: Annotated[list[PdqHex], Field(max_length=MAX_VARIANTS)] = Field(
+        default_factory=list, description="Hashes of edited copies of the same image (crops, rotations, mirror), matched "
+        "like `pdq`: what `POST /v1/media/hash?variants=true` returns, and what an entry made from an image carries.")
 
     @field_validator("pdq")
     @classmethod
     def _lower(cls, value: str) -> str:
         return value.lower()
+
+    @field_validator("variants")
+    @classmethod
+    def _lower_all(cls, value: list[str]) -> list[str]:
+        return [v.lower() for v in value]
 
 
 class EntryUpdate(BaseModel):
@@ -110,9 +123,31 @@ class EntryPublic(BaseModel):
     note: str | None
     status: Literal["active", "quarantined", "removed"]
     status_reason: str | None
+    variants: list[str] = Field(description="Hashes of edited copies of the entry's image, matched like `pdq`.")
     created_by: str | None
     created_at: str
     updated_at: str
+
+
+class ReleasedItem(BaseModel):
+    publisher: str
+    item_id: str
+    before: str = Field(description="The decision the entry had a part in.")
+    after: str
+
+
+class EntryRelease(BaseModel):
+    """Stored items whose current decision carried the entry's evidence, decided again without it."""
+
+    items_checked: int = 0
+    items_changed: int = 0
+    changed: list[ReleasedItem] = Field(default_factory=list, description="The first 100 items changed.")
+
+
+class EntryChanged(EntryPublic):
+    released: EntryRelease | None = Field(None, description="When the entry stopped matching (removed or quarantined): "
+                                          "the stored items it had blocked or held, decided again (removed: moderated "
+                                          "again without it; quarantined: a block becomes hold_for_review).")
 
 
 class RetroHold(BaseModel):
@@ -145,6 +180,11 @@ class EntryList(BaseModel):
     next_after_id: int | None = Field(description="Pass as after_id for the next page; null at the end.")
 
 
+class VariantHash(BaseModel):
+    kind: str = Field(description="The edit: crop<percent>, rot<degrees>, both joined by +, or mirror.")
+    pdq: str
+
+
 class MediaHash(BaseModel):
     """The PDQ hash of an uploaded image."""
 
@@ -154,6 +194,12 @@ class MediaHash(BaseModel):
     format: str
     width: int
     height: int
+    variants: list[VariantHash] | None = Field(None, description="With `variants=true`: the hashes of edited copies "
+                                               "(crops, rotations, mirror) to store with a bank entry as its `variants`.")
+
+
+class ImageEntryAdded(EntriesAdded):
+    image: MediaHash = Field(description="The uploaded image's hash and quality (variants listed in the entry).")
 
 
 class EntryError(ValueError):
@@ -170,11 +216,12 @@ def check_entry(entry: EntryCreate, bank_kind: str) -> dict:
     if not MIN_SET_BITS <= set_bits <= MAX_SET_BITS:
         raise EntryError("pdq", f"degenerate hash ({set_bits} of 256 bits set): a flat or synthetic image would match "
                                 "everything like it")
+    variants = _check_variants(entry)
     if bank_kind == "negative":
         if entry.label or entry.severity or entry.actors or entry.action not in (None, "allow"):
             raise EntryError("label", "entries of a negative bank take no label, severity, actors or action")
         return {"pdq": entry.pdq, "label": None, "severity": None, "actors": [], "action": "allow",
-                "source": entry.source, "note": entry.note, "status": entry.status}
+                "source": entry.source, "note": entry.note, "status": entry.status, "variants": variants}
     if entry.label is None:
         raise EntryError("label", "entries of a positive bank need a label: extremist_source or graphic_violence")
     if entry.action == "allow":
@@ -194,7 +241,20 @@ def check_entry(entry: EntryCreate, bank_kind: str) -> dict:
         if canonical not in actors:
             actors.append(canonical)
     return {"pdq": entry.pdq, "label": entry.label, "severity": entry.severity, "actors": actors,
-            "action": entry.action or "block", "source": entry.source, "note": entry.note, "status": entry.status}
+            "action": entry.action or "block", "source": entry.source, "note": entry.note, "status": entry.status,
+            "variants": variants}
+
+
+def _check_variants(entry: EntryCreate) -> list[str] | None:
+    """The entry's variant hashes without repeats (nor its own hash); None when it has none."""
+    out: list[str] = []
+    for i, variant in enumerate(entry.variants):
+        set_bits = int(variant, 16).bit_count()
+        if not MIN_SET_BITS <= set_bits <= MAX_SET_BITS:
+            raise EntryError(f"variants.{i}", f"degenerate hash ({set_bits} of 256 bits set)")
+        if variant != entry.pdq and variant not in out:
+            out.append(variant)
+    return out or None
 
 
 def resolve_actor(name: str) -> str | None:

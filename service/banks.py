@@ -11,7 +11,8 @@ Bank hygiene lives here too:
 * flood control (:meth:`HashBanks.account`): every match of a stored item is
   recorded as a hit; an entry whose distinct items within the bank's window
   exceed its ``flood_threshold`` is quarantined (audit event
-  ``bank.entry_quarantine``) and the item is moderated again without it;
+  ``bank.entry_quarantine``), the item is moderated again without it, and the
+  stored items of the flood it blocked are held for review (``bank_retro.release_entry``);
 * retroactive matching (``service.bank_retro``) when entries are added.
 
 Bank and entry administration: ``service.bank_admin``.
@@ -42,7 +43,7 @@ def bank_info(bank: HashBank) -> BankInfo:
 
 def entry_info(entry: HashBankEntry) -> EntryInfo:
     return EntryInfo(entry.id, entry.bank_id, entry.pdq, entry.label, entry.severity, tuple(entry.actors or ()),  # type: ignore[arg-type]
-                     entry.action)
+                     entry.action, tuple(entry.variants or ()))
 
 
 def bank_public(bank: HashBank, counts: dict[str, int]) -> dict:
@@ -59,7 +60,8 @@ def entry_public(entry: HashBankEntry, bank_name: str) -> dict:
     return {
         "id": entry.id, "bank": bank_name, "pdq": entry.pdq, "label": entry.label, "severity": entry.severity,
         "actors": list(entry.actors or ()), "action": entry.action, "source": entry.source, "note": entry.note,
-        "status": entry.status, "status_reason": entry.status_reason, "created_by": entry.created_by,
+        "status": entry.status, "status_reason": entry.status_reason, "variants": list(entry.variants or ()),
+        "created_by": entry.created_by,
         "created_at": entry.created_at.isoformat(), "updated_at": entry.updated_at.isoformat(),
     }
 
@@ -177,7 +179,7 @@ class HashBanks:
         entry_ids = hash_entry_ids(result)
         if not entry_ids:
             return []
-        quarantined: list[int] = []
+        quarantined: list[tuple[int, datetime]] = []  # (entry id, start of its flood window)
         with self.storage.session() as session:
             for entry_id in entry_ids:
                 entry = q.lock_entry(session, entry_id)
@@ -187,13 +189,25 @@ class HashBanks:
                 bank = session.get(HashBank, entry.bank_id)
                 if bank is None or bank.flood_threshold is None:
                     continue
-                count = q.distinct_hits_since(session, entry_id, q.window_start(bank.flood_window_seconds))
+                since = q.window_start(bank.flood_window_seconds)
+                count = q.distinct_hits_since(session, entry_id, since)
                 if count > bank.flood_threshold:
                     self.quarantine_entry(session, entry, bank, count, actor or "system")
-                    quarantined.append(entry_id)
+                    quarantined.append((entry_id, since))
         if quarantined:
-            self.apply(inactive=quarantined)
-        return quarantined
+            self.apply(inactive=[entry_id for entry_id, _ in quarantined])
+            self._release_quietly(quarantined, actor=actor)
+        return [entry_id for entry_id, _ in quarantined]
+
+    def _release_quietly(self, flooded: list[tuple[int, datetime]], *, actor: str | None) -> None:
+        """Hold for review the stored items of the flood window these entries blocked (``bank_retro.release_entry``)."""
+        from service.bank_retro import release_entry
+
+        for entry_id, since in flooded:
+            try:
+                release_entry(self, entry_id, removed=False, scan=False, hits_since=since, actor=actor or "system")
+            except Exception:  # noqa: BLE001 (the quarantine stands; the items are listed by its hits)
+                log.warning("hash banks: could not release the items of quarantined entry %s", entry_id, exc_info=True)
 
     @staticmethod
     def quarantine_entry(session, entry: HashBankEntry, bank: HashBank, count: int, actor: str) -> None:
@@ -203,4 +217,5 @@ class HashBanks:
         audit.record(session, action="bank.entry_quarantine", actor=actor, publisher=bank.publisher,
                      before={"bank": bank.name, "entry_id": entry.id, "status": "active"},
                      after={"bank": bank.name, "entry_id": entry.id, "status": "quarantined", "reason": reason,
-                            "distinct_items": count})
+                            "distinct_items": count, "threshold": bank.flood_threshold,
+                            "window_seconds": bank.flood_window_seconds})

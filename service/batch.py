@@ -16,11 +16,11 @@ _MODERATOR = None
 CHUNK = 64
 
 
-def _init(rules_only: bool) -> None:
+def _init(rules_only: bool, banks: bool = False) -> None:
     global _MODERATOR
     from service.cli import _moderator
 
-    _MODERATOR = _moderator(rules_only)
+    _MODERATOR = _moderator(rules_only, banks=banks)  # banks: each worker loads the hash banks once
 
 
 def _work(lines: list[bytes]) -> list[bytes]:
@@ -54,7 +54,7 @@ def _done_ids(out: Path) -> set:
     return done
 
 
-def run_scan(infile: Path, out: Path, *, workers: int, rules_only: bool, console: Console) -> Counter:
+def run_scan(infile: Path, out: Path, *, workers: int, rules_only: bool, console: Console, banks: bool = False) -> Counter:
     done = _done_ids(out)
     pending: list[bytes] = []
     skipped = 0
@@ -81,7 +81,7 @@ def run_scan(infile: Path, out: Path, *, workers: int, rules_only: bool, console
             fh.write(b"\n")
     with open(out, "ab") as sink, Progress(TextColumn("scan"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console) as bar:
         task = bar.add_task("scan", total=len(pending))
-        with ProcessPoolExecutor(max_workers=workers, initializer=_init, initargs=(rules_only,)) as pool:
+        with ProcessPoolExecutor(max_workers=workers, initializer=_init, initargs=(rules_only, banks)) as pool:
             for results in pool.map(_work, chunks):
                 for raw in results:
                     sink.write(raw + b"\n")

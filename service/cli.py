@@ -15,7 +15,8 @@ app = typer.Typer(help="modlabel: label news content, decide, and render disclai
 console = Console(stderr=True)
 
 
-def _moderator(rules_only: bool = False, policy_dir: Optional[Path] = None):
+def _moderator(rules_only: bool = False, policy_dir: Optional[Path] = None, banks: bool = False):
+    """The pipeline; ``banks``: with the configured database's hash banks (when there is a database)."""
     from classifiers.pipeline import Moderator
     from labels.policy import load_policy_set
     from service.config import get_settings
@@ -23,7 +24,15 @@ def _moderator(rules_only: bool = False, policy_dir: Optional[Path] = None):
 
     settings = get_settings()
     classifier = None if rules_only else load_classifier(settings)
-    return Moderator(policy_set=load_policy_set(policy_dir or settings.policy_dir), classifier=classifier)
+    moderator = Moderator(policy_set=load_policy_set(policy_dir or settings.policy_dir), classifier=classifier)
+    if banks:
+        from service.cli_ops import cli_hash_banks
+
+        moderator.hash_matcher = cli_hash_banks(settings)
+    return moderator
+
+
+BANKS_HELP = "Match media hashes against the hash banks of the configured database (DATABASE_URL or ./var)."
 
 
 def _validate_item(raw: dict, where: str) -> dict:
@@ -60,7 +69,8 @@ def serve(host: str = typer.Option(None, help="Bind address (default from MODLAB
 
 @app.command()
 def moderate(file: str = typer.Argument(..., help="A JSON item, or - for standard input."),
-             rules_only: bool = typer.Option(False, "--rules-only", help="Skip the learned stage.")):
+             rules_only: bool = typer.Option(False, "--rules-only", help="Skip the learned stage."),
+             banks: bool = typer.Option(True, "--banks/--no-banks", help=BANKS_HELP)):
     """Moderate one item (JSON in, result JSON out)."""
     data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
     try:
@@ -68,7 +78,7 @@ def moderate(file: str = typer.Argument(..., help="A JSON item, or - for standar
     except orjson.JSONDecodeError as exc:
         raise typer.BadParameter(f"{file}: invalid JSON: {exc}") from None
     item = _validate_item(raw, file)
-    result = _moderator(rules_only).moderate(item)
+    result = _moderator(rules_only, banks=banks).moderate(item)
     sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
@@ -76,11 +86,12 @@ def moderate(file: str = typer.Argument(..., help="A JSON item, or - for standar
 def scan(infile: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="Items, one JSON object a line."),
          out: Path = typer.Option(..., "-o", "--out", help="Results, one a line (appended; ids already there are skipped)."),
          workers: int = typer.Option(0, help="Processes (0 = every core)."),
-         rules_only: bool = typer.Option(False, "--rules-only")):
+         rules_only: bool = typer.Option(False, "--rules-only"),
+         banks: bool = typer.Option(True, "--banks/--no-banks", help=BANKS_HELP)):
     """Moderate a batch with a progress bar; resumable."""
     from service.batch import run_scan
 
-    run_scan(infile, out, workers=workers, rules_only=rules_only, console=console)
+    run_scan(infile, out, workers=workers, rules_only=rules_only, console=console, banks=banks)
 
 
 @app.command("eval")

@@ -20,7 +20,9 @@ def _storage():
 @keys_app.command("create")
 def create(role: str = typer.Option(..., "--role", help="cms | moderator | admin"),
            publisher: Optional[str] = typer.Option(None, "--publisher", help="The publisher the key acts for "
-                                                   "(required for cms and moderator; an admin without one is global).")):
+                                                   "(required for cms and moderator; an admin without one is global)."),
+           rate_limit: Optional[int] = typer.Option(None, "--rate-limit", min=0, help="Requests a minute for this key "
+                                                    "(0 = no limit); default: MODLABEL_RATE_LIMIT_PER_MINUTE.")):
     """Create a key and print it once, alone on the last line."""
     from service.auth import ROLES, create_key
 
@@ -34,7 +36,7 @@ def create(role: str = typer.Option(..., "--role", help="cms | moderator | admin
     storage = _storage()
     try:
         with storage.session() as session:
-            row, key = create_key(session, role=role, publisher=publisher, actor="cli")
+            row, key = create_key(session, role=role, publisher=publisher, actor="cli", rate_limit_per_minute=rate_limit)
             key_id = row.id
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
@@ -54,7 +56,26 @@ def list_(publisher: Optional[str] = typer.Option(None, "--publisher"),
         rows = list_keys(session, publisher=publisher, include_revoked=all_)
     for row in rows:
         revoked = f"\trevoked {row.revoked_at.isoformat()}" if row.revoked_at else ""
-        typer.echo(f"{row.id}\t{row.role}\t{row.publisher or '*'}\t{row.created_at.isoformat()}{revoked}")
+        limit = "" if row.rate_limit_per_minute is None else f"\trate limit {row.rate_limit_per_minute}/min"
+        typer.echo(f"{row.id}\t{row.role}\t{row.publisher or '*'}\t{row.created_at.isoformat()}{limit}{revoked}")
+
+
+@keys_app.command("limit")
+def limit(key_id: str = typer.Argument(..., help="The key's id (`modlabel keys list`)."),
+          per_minute: Optional[int] = typer.Option(None, "--per-minute", min=0, help="Requests a minute (0 = no limit)."),
+          default: bool = typer.Option(False, "--default", help="Follow MODLABEL_RATE_LIMIT_PER_MINUTE again.")):
+    """Give a key its own rate limit; running servers apply it within `MODLABEL_KEY_CACHE_SECONDS`."""
+    from service.auth import set_rate_limit
+
+    if (per_minute is None) == (not default):
+        raise typer.BadParameter("give exactly one of --per-minute N and --default")
+    storage = _storage()
+    with storage.session() as session:
+        done = set_rate_limit(session, key_id=key_id, rate_limit_per_minute=per_minute, actor="cli")
+    if not done:
+        typer.echo(f"no active key {key_id!r}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"key {key_id}: " + ("the default rate limit" if default else f"{per_minute} requests a minute"), err=True)
 
 
 @keys_app.command("revoke")

@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     session_secret: str | None = Field(None, description="Signs the moderator page's cookie; unset = a file in data_dir "
                                        "(set it when several replicas serve /ui).")
     session_hours: float = Field(8.0, description="How long a moderator page sign-in lasts.")
+    # Rate limits (service.ratelimit): 429 rate_limited with Retry-After.
+    rate_limit_per_minute: int = Field(6000, ge=0, description="Requests a minute per API key, unless the key has its "
+                                       "own (`modlabel keys limit`); 0 = no limit.")
+    webhook_rate_limit_per_minute: int | None = Field(None, ge=0, description="Signed webhook deliveries a minute per "
+                                                      "publisher; unset = rate_limit_per_minute; 0 = no limit.")
+    rate_limit_storage: str = Field("memory://", description="Where the counters live: memory:// (per process) or a "
+                                    "redis:// URL shared by every worker and replica.")
     override_sweep_seconds: float = Field(30.0, description="How often expired overrides are lifted (0 = never in the background).")
     # Media hashing and hash banks (service.banks, service.routes.banks, service.routes.media).
     media_max_upload_bytes: int = Field(10 * 1024 * 1024, description="Largest image POST /v1/media/hash accepts (413 above).")

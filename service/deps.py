@@ -28,14 +28,18 @@ _bearer = HTTPBearer(auto_error=False, scheme_name="apiKey",
 
 async def current_key(request: Request,
                       credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]) -> KeyInfo:
-    """The caller's key from ``Authorization: Bearer``; 401 when missing, unknown or revoked."""
+    """The caller's key from ``Authorization: Bearer``; 401 when missing, unknown or revoked; 429 over its rate limit."""
     if credentials is None or not credentials.credentials:
         raise unauthorized("send an API key as `Authorization: Bearer <key>`")
-    keys = request.app.state.services.keys
+    services = request.app.state.services
+    keys = services.keys
     token = credentials.credentials
     if keys.is_fresh(token):
-        return keys.authenticate(token)
-    return await anyio.to_thread.run_sync(keys.authenticate, token)
+        key = keys.authenticate(token)
+    else:
+        key = await anyio.to_thread.run_sync(keys.authenticate, token)
+    await services.rate_limiter.check_key_async(key)
+    return key
 
 
 CurrentKey = Annotated[KeyInfo, Depends(current_key)]

@@ -29,6 +29,17 @@ def error_body(code: str, message: str, field: str | None = None) -> dict:
     return {"error": err}
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (Starlette's 405 names only the first matching route's)."""
+    from starlette.routing import Match
+
+    return ", ".join(method for method in _METHODS if any(
+        route.matches({**request.scope, "method": method})[0] == Match.FULL for route in request.app.router.routes))
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
 def _loc_to_field(loc: tuple) -> str | None:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or None
@@ -59,9 +70,22 @@ def install_error_handlers(app: FastAPI) -> None:
         return JsonResponse(body, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException):
-        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden", 413: "payload_too_large", 415: "unsupported_media_type"}
-        return JsonResponse(error_body(codes.get(exc.status_code, "http_error"), str(exc.detail)), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+    async def _http(request: Request, exc: StarletteHTTPException):
+        codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden", 413: "payload_too_large", 415: "unsupported_media_type"}
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
+        return JsonResponse(error_body(codes.get(exc.status_code, "http_error"), str(exc.detail)), status_code=exc.status_code, headers=headers or None)
+
+    from service.outage import STORAGE_ERRORS, degraded, storage_unavailable  # (imports this module)
+
+    async def _storage(_: Request, exc: Exception):
+        degraded("request", exc)
+        err = storage_unavailable()
+        return JsonResponse(error_body(err.code, err.message), status_code=err.status, headers=err.headers)
+
+    for storage_error in STORAGE_ERRORS:  # the database is down or locked: 503 with Retry-After, not a 500
+        app.add_exception_handler(storage_error, _storage)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception):

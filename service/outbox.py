@@ -11,6 +11,11 @@ Lifecycle of one callback::
 A sender that dies after claiming leaves the row leased; once the lease runs out
 another drain sends it again with the same webhook-id, so a receiver that
 deduplicates on webhook-id sees the callback exactly once.
+
+While the database is down nothing can be claimed: the sender's loop logs, waits
+``outbox_poll_seconds`` and tries again, so pending callbacks go out as soon as it is
+back (a callback sent just before the outage whose ``mark_sent`` failed goes again,
+same webhook-id, after its lease).
 """
 
 from __future__ import annotations
@@ -200,11 +205,16 @@ def drain_outbox(storage, *, now: datetime | None = None, client: httpx.Client |
 
 async def run_sender(storage, stop: asyncio.Event) -> None:
     """Background loop for the app's lifespan: drain, then wait ``outbox_poll_seconds`` or until stopped."""
+    from service.outage import STORAGE_ERRORS
+
     settings: Settings = storage.settings
     while not stop.is_set():
         try:
             await asyncio.to_thread(drain_outbox, storage)
-        except Exception:  # noqa: BLE001 (the loop must outlive a database outage)
+        except STORAGE_ERRORS as exc:  # the database is down: callbacks wait in the outbox until it is back
+            log.warning("outbox drain skipped: database unavailable (%s); retrying in %.1f s", type(exc).__name__,
+                        settings.outbox_poll_seconds)
+        except Exception:  # noqa: BLE001 (the loop must outlive any failure)
             log.exception("outbox drain failed")
         try:
             await asyncio.wait_for(stop.wait(), timeout=settings.outbox_poll_seconds)

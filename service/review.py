@@ -2,6 +2,10 @@
 
 A claim lasts ``settings.review_claim_seconds`` (renewed by claiming again); after
 that anyone may claim the item. Applying an override releases the item.
+
+Hash-bank entries quarantined pending review (flood control, or by hand) are
+listed beside the items (``quarantined_entries``): while one waits, the items it
+blocked are held for review instead (``service.bank_retro.release_entry``).
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from sqlmodel import Session, col, select
 from service.auth import KeyInfo
 from service.db import audit
 from service.db import items as item_queries
+from service.db.bank_models import HashBank, HashBankEntry
 from service.db.contents import titles
-from service.db.models import Item, ModerationResultRow, Override, utcnow
+from service.db.models import AuditEvent, Item, ModerationResultRow, Override, utcnow
 from service.db.moderation_models import ReviewClaim
 from service.errors import ApiError
 
@@ -107,8 +112,11 @@ def _encode(item: Item) -> str:
 def _decode(cursor: str) -> tuple[datetime, int]:
     try:
         since, pk = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(since), int(pk)
-    except (ValueError, TypeError, orjson.JSONDecodeError):
+        since, pk = datetime.fromisoformat(since), int(pk)
+        if since.tzinfo is None or not 0 <= pk <= 2**53 - 1:  # a forged cursor: no 500 from the comparison or the database
+            raise ValueError(cursor)
+        return since, pk
+    except (ValueError, TypeError, OverflowError, orjson.JSONDecodeError):
         raise ApiError(422, "validation_error", "cursor is not one this service returned", "cursor") from None
 
 
@@ -167,5 +175,46 @@ def _entries(session: Session, picked: list[tuple[Item, ModerationResultRow | No
             "previous_override": None if previous is None else {
                 "id": previous.id, "decision": previous.decision, "reason": previous.reason_code,
                 "created_by": previous.created_by, "status": previous.status},
+        })
+    return out
+
+
+# ---------------------------------------------------------------- quarantined hash-bank entries
+
+QUARANTINE_EVENTS_READ = 2_000  # latest bank.entry_quarantine audit events consulted for match counts
+
+
+def quarantined_entries(session: Session, *, publisher: str | None = None, limit: int = 50) -> list[dict]:
+    """Hash-bank entries waiting for review, newest first: global banks' and ``publisher``'s (all when None).
+
+    ``matches`` and ``window_seconds`` come from the flood quarantine's audit event
+    (null for an entry quarantined by hand or by a retroactive scan's count).
+    """
+    query = (select(HashBankEntry, HashBank).join(HashBank, col(HashBank.id) == col(HashBankEntry.bank_id))
+             .where(HashBankEntry.status == "quarantined"))
+    if publisher is not None:
+        query = query.where(or_(col(HashBank.publisher).is_(None), HashBank.publisher == publisher))
+    rows = session.exec(query.order_by(col(HashBankEntry.updated_at).desc(), col(HashBankEntry.id).desc())
+                        .limit(limit)).all()
+    if not rows:
+        return []
+    wanted = {entry.id for entry, _ in rows}
+    floods: dict[int, dict] = {}
+    events = session.exec(select(AuditEvent).where(AuditEvent.action == "bank.entry_quarantine")
+                          .order_by(col(AuditEvent.id).desc()).limit(QUARANTINE_EVENTS_READ)).all()
+    for event in events:
+        after = event.after if isinstance(event.after, dict) else {}
+        entry_id = after.get("entry_id")
+        if entry_id in wanted and entry_id not in floods:
+            floods[entry_id] = after
+    out = []
+    for entry, bank in rows:
+        flood = floods.get(entry.id) or {}
+        out.append({
+            "bank": bank.name, "bank_publisher": bank.publisher, "entry_id": entry.id, "label": entry.label,
+            "severity": entry.severity, "actors": list(entry.actors or ()), "action": entry.action,
+            "matches": flood.get("distinct_items"), "threshold": flood.get("threshold", bank.flood_threshold),
+            "window_seconds": flood.get("window_seconds", bank.flood_window_seconds) if flood else None,
+            "quarantined_at": entry.updated_at.isoformat(), "reason": entry.status_reason,
         })
     return out

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 Short = Annotated[str, StringConstraints(max_length=2_000)]
 Text = Annotated[str, StringConstraints(max_length=20_000)]
@@ -12,6 +13,33 @@ Url = Annotated[str, StringConstraints(max_length=4_096)]
 PublisherName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
 ItemId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Pdq = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")]
+
+
+def _iso_8601(value):
+    """ISO 8601 text only: pydantic alone also takes a number of seconds (`0.5`), which the spec does not offer."""
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text) < 10 or text[4] != "-" or text[7] != "-":
+            raise ValueError("expected an ISO 8601 date-time with an offset, such as 2026-11-26T12:00:00Z")
+    elif not isinstance(value, datetime):
+        raise ValueError("expected an ISO 8601 date-time string")
+    return value
+
+
+IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_8601)]
+
+# The largest id, cursor or count a request may carry: 2**53 - 1, exact in every JSON reader (and in JSON Schema
+# validators that compare as floats), far below BIGINT's limit, so a huge number is a 422 and never a database overflow.
+MAX_ID = 2**53 - 1
+
+
+def no_bool(value):
+    """For ``field_validator(..., mode="before")`` on integer fields: JSON ``true``/``false`` is not a number
+    (pydantic's lax mode would read it as 1/0), while ``6.0`` still is 6. A field validator, not an Annotated
+    one, so the fields' bounds stay ``minimum``/``maximum`` in the OpenAPI schema."""
+    if isinstance(value, bool):
+        raise ValueError("expected an integer, got a boolean")
+    return value
 
 
 class MediaItem(BaseModel):
@@ -151,8 +179,17 @@ ERROR_RESPONSES = {
     422: {"model": ErrorResponse, "description": "A field is invalid; `error.field` names it"},
 }
 
+RATE_LIMITED = {
+    429: {"model": ErrorResponse, "description": "Over the rate limit (`rate_limited`): of the API key, or of the "
+          "publisher's webhook deliveries",
+          "headers": {"Retry-After": {"description": "Seconds until a request fits again", "schema": {"type": "integer"}}}},
+}
+
 AUTH_RESPONSES = {
     401: {"model": ErrorResponse, "description": "No API key, or an unknown or revoked one (`unauthorized`)"},
     403: {"model": ErrorResponse, "description": "The key's role or publisher does not allow this "
           "(`forbidden_role`, `forbidden_publisher`)"},
+    **RATE_LIMITED,
+    503: {"model": ErrorResponse, "description": "The database is unavailable (`storage_unavailable`, with Retry-After); "
+          "`/v1/moderate` still answers 200 with `X-Modlabel-Stored: false` for a key it has read before"},
 }

@@ -11,7 +11,9 @@ from classifiers.pipeline import Moderator, Timings
 from labels.policy import PolicyError, load_policy_set
 from service.config import Settings
 from service.observability import observe_moderation, observe_policy_reload
+from service.outage import STORAGE_ERRORS, degraded
 from service.auth import KeyStore
+from service.ratelimit import RateLimiter
 from service.banks import HashBanks, hash_entry_ids
 from service.storage import Storage
 
@@ -39,6 +41,7 @@ class Services:
         self.moderator = moderator
         self.storage = storage or Storage(settings)
         self.keys = KeyStore(self.storage, settings.key_cache_seconds)  # API keys (service.auth)
+        self.rate_limiter = RateLimiter.from_settings(settings)  # per key and per webhook publisher (service.ratelimit)
         self.banks = HashBanks(self.storage, settings)  # hash banks (service.banks): the moderator's hash matcher
         if self.moderator.hash_matcher is None:
             self.moderator.hash_matcher = self.banks
@@ -79,6 +82,8 @@ class Services:
 
         A stored item answers under its overrides (``service.overrides.store_automated``):
         a moderator's override of this content wins, and the answer then carries ``override``.
+        With the database unavailable the pipeline's result is answered all the same, nothing
+        is written, and ``request.state.stored`` is set False (``service.outage``).
         """
         timings = Timings()
         if self.banks.stale:
@@ -88,8 +93,15 @@ class Services:
             result = await anyio.to_thread.run_sync(lambda: self._count_hash_hits(item, result))
         observe_moderation(self.moderator.policy_set, item, result, timings)
         if item.get("id") and store:
-            result = await anyio.to_thread.run_sync(
-                lambda: self._store_api_result(item.get("publisher") or "default", item["id"], result, item, actor))
+            computed = result
+            try:
+                result = await anyio.to_thread.run_sync(
+                    lambda: self._store_api_result(item.get("publisher") or "default", item["id"], computed, item, actor))
+            except STORAGE_ERRORS as exc:
+                # Storage must not fail moderation: answer the pipeline's result (overrides unseen), not stored.
+                degraded("moderate", exc)
+                if request is not None:
+                    request.state.stored = False
         return result
 
     def moderate_sync(self, item: dict) -> dict:

@@ -403,3 +403,235 @@ def test_bank_changes_are_audited(client, admin, storage, hashes):
     with storage.session() as s:
         actions = [e.action for e in s.exec(select(AuditEvent).where(AuditEvent.action.startswith("bank."))).all()]
     assert actions == ["bank.create", "bank.entries_add"]
+
+
+# -- entries made from images (variant hashes) -------------------------------------------------
+
+
+def jpeg(img: Image.Image, quality: int) -> bytes:
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def cropped_rotated(img: Image.Image) -> bytes:
+    """The light edit of the issue: 5% cropped (centred), turned 2 degrees, saved as JPEG quality 30."""
+    dx, dy = round(img.width * 0.025), round(img.height * 0.025)
+    edited = img.crop((dx, dy, img.width - dx, img.height - dy)).rotate(2, resample=Image.BICUBIC)
+    return jpeg(edited, 30)
+
+
+def upload_entry(client, admin, bank, data: bytes, **fields):
+    return client.post(f"/v1/banks/{bank}/entries/image", files={"file": ("picture.png", data, "image/png")},
+                       data={"label": "extremist_source", "actors": ["ISIS"], **fields}, headers=admin)
+
+
+def hash_of(client, admin, data: bytes, **params) -> dict:
+    r = client.post("/v1/media/hash", files={"file": ("x.jpg", data, "image/jpeg")}, params=params, headers=admin)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_an_entry_made_from_an_image_blocks_a_cropped_and_rotated_copy(client, admin, storage):
+    make_bank(client, admin)
+    r = upload_entry(client, admin, "terror", png(scene(1)), source="gifct")
+    assert r.status_code == 201, r.text
+    added = r.json()
+    entry = added["entries"][0]
+    assert added["image"]["pdq"] == entry["pdq"] == compute_pdq(png(scene(1))).hash_hex
+    assert added["image"]["quality"] >= 50 and len(entry["variants"]) == 28
+    assert entry["actors"] == ["Islamic State"] and entry["source"] == "gifct"
+
+    edited = hash_of(client, admin, cropped_rotated(scene(1)))["pdq"]
+    assert hamming_distance(entry["pdq"], edited) > 31  # the entry's own hash alone would miss it
+    nearest = min(hamming_distance(v, edited) for v in entry["variants"])
+    result = moderate(client, admin, edited, item_id="img-1")
+    assert result["decision"] == "block"
+    (label,) = result["labels"]
+    assert label["stages"] == ["hash"] and label["evidence"][0]["source"] == f"hash:terror:{entry['id']}:d={nearest}"
+
+    unrelated = hash_of(client, admin, cropped_rotated(scene(2)))["pdq"]
+    clean = moderate(client, admin, unrelated, item_id="img-2")
+    assert clean["decision"] == "publish" and clean["labels"] == []
+
+
+def test_an_entry_made_from_an_image_blocks_an_edited_copy_through_the_webhook(client, admin, storage):
+    make_bank(client, admin, publisher=PUBLISHER)
+    assert upload_entry(client, admin, "terror", png(scene(5)), label="graphic_violence", severity="extreme",
+                        actors=[]).status_code == 201
+    with storage.session() as s:
+        secret = add_secret(s, publisher=PUBLISHER).secret
+
+    def deliver(pdq, msg_id):
+        body = json.dumps({"id": f"wh-{msg_id}", "publisher": PUBLISHER, "title": "Photos from the scene",
+                           "media": [{"id": "photo-1", "type": "image", "pdq": pdq}]})
+        now = datetime.now(timezone.utc)
+        headers = {"webhook-id": msg_id, "webhook-timestamp": str(int(now.timestamp())),
+                   "webhook-signature": Webhook(secret).sign(msg_id, now, body), "content-type": "application/json"}
+        return client.post("/v1/webhooks/pre-publish", content=body, headers=headers)
+
+    blocked = deliver(hash_of(client, admin, cropped_rotated(scene(5)))["pdq"], "msg_img_1").json()
+    assert blocked["decision"] == "block" and blocked["allow"] is False
+    assert blocked["labels"][0]["severity"] == "extreme" and blocked["labels"][0]["stages"] == ["hash"]
+    passed = deliver(hash_of(client, admin, cropped_rotated(scene(6)))["pdq"], "msg_img_2").json()
+    assert passed["decision"] == "publish" and passed["allow"] is True
+
+
+def test_image_entries_are_refused_like_media_hash_refuses_images(client, admin, publisher_admin, storage):
+    make_bank(client, admin)
+    bad = client.post("/v1/banks/terror/entries/image", files={"file": ("x.png", b"%PDF-1.7 not an image", "image/png")},
+                      data={"label": "extremist_source"}, headers=admin)
+    assert bad.status_code == 415 and bad.json()["error"]["code"] == "unsupported_image_type"
+    flat = upload_entry(client, admin, "terror", png(Image.new("RGB", (320, 240), (90, 90, 90))))
+    assert flat.status_code == 422 and flat.json()["error"]["code"] == "image_not_useful"
+    unlabelled = client.post("/v1/banks/terror/entries/image", files={"file": ("x.png", png(scene(1)), "image/png")},
+                             headers=admin)
+    assert unlabelled.status_code == 422 and unlabelled.json()["error"]["field"] == "label"
+    assert upload_entry(client, admin, "terror", png(scene(1)), actors=["Nobody Known"]).json()["error"]["field"] == "actors.0"
+    not_multipart = client.post("/v1/banks/terror/entries/image", json={"pdq": "x"}, headers=admin)
+    assert not_multipart.status_code == 415
+    assert upload_entry(client, admin, "nope", png(scene(1))).status_code == 404
+    assert upload_entry(client, publisher_admin, "terror", png(scene(1))).status_code == 403  # a global bank
+    assert upload_entry(client, admin, "terror", png(scene(1))).status_code == 201
+    again = upload_entry(client, admin, "terror", png(scene(1)))
+    assert again.status_code == 409 and again.json()["error"]["code"] == "entry_exists"
+
+
+def test_image_entries_respect_the_upload_limit(storage, make_settings, admin):
+    with TestClient(create_app(make_settings(media_max_upload_bytes=1000))) as small:
+        make_bank(small, admin)
+        r = upload_entry(small, admin, "terror", png(scene(1)))
+        assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
+
+
+def test_variants_from_media_hash_travel_through_entries_import_and_export(client, admin):
+    hashed = hash_of(client, admin, png(scene(1)), variants="true")
+    kinds = [v["kind"] for v in hashed["variants"]]
+    assert len(kinds) == 28 and {"crop5+rot+2", "rot-1", "crop8", "mirror"} <= set(kinds)
+    variants = [v["pdq"] for v in hashed["variants"]]
+    assert "variants" not in hash_of(client, admin, png(scene(1)))
+    make_bank(client, admin)
+    added = add_entry(client, admin, "terror", hashed["pdq"], variants=variants + [hashed["pdq"], variants[0]])
+    assert added["entries"][0]["variants"] == variants  # repeats and the entry's own hash dropped
+    assert moderate(client, admin, hash_of(client, admin, cropped_rotated(scene(1)))["pdq"])["decision"] == "block"
+
+    for fmt in ("csv", "json"):
+        exported = client.get("/v1/banks/terror/export", params={"format": fmt}, headers=admin)
+        make_bank(client, admin, name=f"copy-{fmt}")
+        ctype = "text/csv" if fmt == "csv" else "application/json"
+        r = client.post(f"/v1/banks/copy-{fmt}/import", content=exported.content, headers={**admin, "content-type": ctype})
+        assert r.status_code == 200 and r.json()["entries"][0]["variants"] == variants, (fmt, r.text)
+    bad = client.post("/v1/banks/terror/entries", json={"pdq": variants[1], "label": "extremist_source",
+                                                        "variants": ["0" * 64]}, headers=admin)
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "variants.0"
+
+
+def test_retroactive_matching_uses_the_variants(client, admin):
+    stored = hash_of(client, admin, cropped_rotated(scene(7)))["pdq"]
+    assert moderate(client, admin, stored, item_id="old-1")["decision"] == "publish"
+    make_bank(client, admin)
+    outcome = upload_entry(client, admin, "terror", png(scene(7))).json()
+    assert [h["item_id"] for h in outcome["retro"]["held"]] == ["old-1"]
+    assert client.get(f"/v1/items/{PUBLISHER}/old-1", headers=admin).json()["decision"] == "hold_for_review"
+
+
+# -- an entry that stops matching: removal and quarantine release its items -------------------------
+
+
+def test_removing_an_entry_moderates_again_the_items_it_blocked(client, admin, hashes):
+    make_bank(client, admin)
+    entry = add_entry(client, admin, "terror", hashes["original"])["entries"][0]
+    other = add_entry(client, admin, "terror", hashes["third"], action="hold_for_review")["entries"][0]
+    assert moderate(client, admin, hashes["edited"], item_id="b1")["decision"] == "block"
+    text = {"title": "Islamic State releases a new video", "body": "The Islamic State released a video on Telegram."}
+    with_text = moderate(client, admin, hashes["edited"], item_id="b2", **text)
+    assert with_text["decision"] == "block" and {lab["name"] for lab in with_text["labels"]} == {"extremist_source"}
+    both = moderate(client, admin, hashes["edited"], item_id="b3")
+    client.post("/v1/moderate", json={"id": "b3", "publisher": PUBLISHER, "type": "media", "media": [
+        {"id": "m0", "pdq": hashes["edited"]}, {"id": "m1", "pdq": hashes["third"]}]}, headers=admin)
+    assert both["decision"] == "block"
+    moderate(client, admin, hashes["edited"], item_id="b4")
+    assert client.post(f"/v1/items/{PUBLISHER}/b4/override", json={"decision": "publish", "reason": "newsworthy"},
+                       headers=admin).status_code == 201
+    assert moderate(client, admin, hashes["unrelated"], item_id="b5")["decision"] == "publish"
+
+    r = client.delete(f"/v1/banks/terror/entries/{entry['id']}", params={"reason": "false positive"}, headers=admin)
+    assert r.status_code == 200 and r.json()["status"] == "removed"
+    released = r.json()["released"]
+    changed = {c["item_id"]: (c["before"], c["after"]) for c in released["changed"]}
+    assert changed == {"b1": ("block", "publish"), "b2": ("block", "publish_with_disclaimers"),
+                       "b3": ("block", "hold_for_review")}
+    assert released["items_checked"] == 3 and released["items_changed"] == 3  # b4: the override stands; b5: never matched
+
+    b1 = client.get(f"/v1/items/{PUBLISHER}/b1", headers=admin).json()
+    assert b1["decision"] == "publish" and b1["current"]["source"] == "rescan" and b1["current"]["labels"] == []
+    b2 = client.get(f"/v1/items/{PUBLISHER}/b2", headers=admin).json()["current"]
+    assert all("hash" not in lab["stages"] for lab in b2["labels"])  # the text still labels it
+    b3 = client.get(f"/v1/items/{PUBLISHER}/b3", headers=admin).json()["current"]
+    assert [ev["source"] for lab in b3["labels"] for ev in lab["evidence"]] == [f"hash:terror:{other['id']}:d=0"]
+    assert client.get(f"/v1/items/{PUBLISHER}/b4", headers=admin).json()["current"]["source"] == "override"
+    events = client.get("/v1/audit", params={"action": "bank.entry_release"}, headers=admin).json()
+    assert sorted(e["item_id"] for e in events["events"]) == ["b1", "b2", "b3"]
+
+    held = client.delete(f"/v1/banks/terror/entries/{other['id']}", headers=admin).json()["released"]
+    assert held["changed"] == [{"publisher": PUBLISHER, "item_id": "b3", "before": "hold_for_review", "after": "publish"}]
+
+
+def test_a_flood_quarantine_holds_the_items_the_entry_blocked_and_the_review_queue_says_so(client, admin, hashes):
+    make_bank(client, admin, flood_threshold=2, flood_window_seconds=3600)
+    entry_id = add_entry(client, admin, "terror", hashes["original"])["entries"][0]["id"]
+    for item_id in ("f1", "f2"):
+        assert moderate(client, admin, hashes["edited"], item_id=item_id)["decision"] == "block"
+    assert moderate(client, admin, hashes["edited"], item_id="f3")["decision"] == "publish"  # trips the flood
+
+    for item_id in ("f1", "f2"):  # suspended, not lifted: a moderator decides
+        item = client.get(f"/v1/items/{PUBLISHER}/{item_id}", headers=admin).json()
+        assert item["decision"] == "hold_for_review" and item["current"]["source"] == "rescan"
+        assert item["current"]["labels"][0]["evidence"][0]["source"].startswith(f"hash:terror:{entry_id}:")
+    queue = client.get("/v1/review-queue", headers=admin).json()
+    assert {e["item_id"] for e in queue["items"]} == {"f1", "f2"}
+    (quarantined,) = queue["quarantined_entries"]
+    assert quarantined["bank"] == "terror" and quarantined["entry_id"] == entry_id and quarantined["bank_publisher"] is None
+    assert (quarantined["matches"], quarantined["threshold"], quarantined["window_seconds"]) == (3, 2, 3600)
+    assert quarantined["reason"].startswith("flood: matched 3 distinct items") and quarantined["quarantined_at"]
+    assert quarantined["label"] == "extremist_source" and quarantined["actors"] == ["Islamic State"]
+
+
+def test_quarantine_by_hand_lists_the_entry_and_restoring_it_clears_the_list(client, admin, hashes):
+    make_bank(client, admin, name="mine", publisher=PUBLISHER)
+    make_bank(client, admin, name="theirs", publisher="other-news")
+    mine = add_entry(client, admin, "mine", hashes["original"])["entries"][0]
+    theirs = add_entry(client, admin, "theirs", hashes["third"])["entries"][0]
+    assert moderate(client, admin, hashes["edited"], item_id="h1")["decision"] == "block"
+    r = client.patch(f"/v1/banks/mine/entries/{mine['id']}", json={"status": "quarantined", "reason": "checking"},
+                     headers=admin)
+    assert r.status_code == 200 and r.json()["released"]["changed"] == [
+        {"publisher": PUBLISHER, "item_id": "h1", "before": "block", "after": "hold_for_review"}]
+    client.patch(f"/v1/banks/theirs/entries/{theirs['id']}", json={"status": "quarantined"}, headers=admin)
+    with_storage = client.get("/v1/review-queue", params={"publisher": PUBLISHER}, headers=admin).json()
+    (listed,) = with_storage["quarantined_entries"]  # another publisher's bank is not shown
+    assert listed["entry_id"] == mine["id"] and listed["matches"] is None and listed["reason"] == "checking"
+    assert len(client.get("/v1/review-queue", headers=admin).json()["quarantined_entries"]) == 2
+
+    restored = client.patch(f"/v1/banks/mine/entries/{mine['id']}", json={"status": "active"}, headers=admin).json()
+    assert restored["released"] is None
+    assert client.get("/v1/review-queue", params={"publisher": PUBLISHER}, headers=admin).json()["quarantined_entries"] == []
+
+
+def test_the_moderator_page_lists_quarantined_entries(client, admin, storage, hashes):
+    import re
+
+    make_bank(client, admin, flood_threshold=1)
+    entry_id = add_entry(client, admin, "terror", hashes["original"])["entries"][0]["id"]
+    moderate(client, admin, hashes["edited"], item_id="p1")
+    moderate(client, admin, hashes["edited"], item_id="p2")
+    with storage.session() as s:
+        _, key = create_key(s, role="moderator", publisher=PUBLISHER, actor="test")
+    login = client.get("/ui/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', login.text).group(1)
+    assert client.post("/ui/login", data={"csrf": csrf, "key": key}).status_code == 200
+    page = client.get("/ui/queue")
+    assert page.status_code == 200 and "Hash-bank entries quarantined pending review" in page.text
+    row = re.search(rf'<tr data-quarantined-entry="{entry_id}">(.*?)</tr>', page.text, re.S).group(1)
+    assert "<code>terror</code> / entry" in row and "2 items in 24.0 h" in row and "(threshold 1)" in row
+    assert f"{PUBLISHER} / p1" in page.text  # the item it blocked waits in the queue

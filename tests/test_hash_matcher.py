@@ -1,12 +1,15 @@
-"""BankMatcher: per-bank distance, publisher scope, negative banks, votes and evidence (no database)."""
+"""BankMatcher: per-bank distance, publisher scope, negative banks, variant hashes, votes and evidence (no database)."""
 
 from __future__ import annotations
 
 import random
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from classifiers.document import build_document
+from classifiers.hashing import hamming_distance
 from classifiers.hashing.matcher import BankInfo, BankMatcher, EntryInfo, confidence, parse_evidence_source
 
 
@@ -91,3 +94,67 @@ def test_media_without_a_hash_and_html_media_are_skipped(matcher):
 def test_unknown_bank_is_refused():
     with pytest.raises(KeyError):
         BankMatcher().put([EntryInfo(1, 99, BASE, "graphic_violence", "graphic", (), "block")])
+
+
+# -- variant hashes -------------------------------------------------------------------------
+
+
+def variant_entry(entry_id: int, base: str, seed: int, count: int = 6, bank_id: int = 1) -> EntryInfo:
+    """An entry whose variants lie 40-70 bits from its own hash (as crops and rotations do)."""
+    rng = random.Random(seed)
+    variants = tuple(flip(base, rng.randint(40, 70), seed=seed * 100 + k) for k in range(count))
+    return EntryInfo(entry_id, bank_id, base, "extremist_source", None, ("Islamic State",), "block", variants)
+
+
+def test_a_query_near_a_variant_matches_the_entry_at_the_variants_distance(matcher):
+    entry = variant_entry(50, random.Random(50).randbytes(32).hex(), seed=5)
+    matcher.put([entry])
+    assert len(matcher) == 3 and matcher.hash_count() == 3 + len(entry.variants)
+    query = flip(entry.variants[3], 9, seed=77)
+    assert hamming_distance(query, entry.pdq) > 31
+    votes, blocked = matcher.match(doc(query), "p")
+    (vote,) = votes
+    assert blocked and vote.entry_id == 50 and vote.distance == 9
+    assert parse_evidence_source(vote.evidence[0].source) == ("global-terror", 50, 9)  # the entry, never a variant
+
+
+def test_discarding_an_entry_removes_its_variants_and_replacing_it_reindexes_them(matcher):
+    entry = variant_entry(50, random.Random(51).randbytes(32).hex(), seed=6)
+    matcher.put([entry])
+    matcher.discard([50])
+    assert matcher.hash_count() == 2 and matcher.match(doc(entry.variants[0]), "p") == ([], False)
+    matcher.put([entry])
+    fewer = entry._replace(variants=entry.variants[:2])
+    matcher.put([fewer])  # the same entry with other variants: the old ones go
+    assert matcher.hash_count() == 2 + 3
+    assert matcher.match(doc(entry.variants[5]), "p") == ([], False)
+    assert matcher.match(doc(entry.variants[1]), "p")[0][0].entry_id == 50
+
+
+def test_too_many_variants_are_refused(matcher):
+    entry = variant_entry(60, BASE, seed=1, count=64)
+    with pytest.raises(ValueError):
+        matcher.put([entry])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32), near=st.booleans(), distance=st.sampled_from([0, 8, 15, 16, 31, 32, 40]))
+def test_the_nearest_entry_over_all_variants_is_the_brute_force_answer(seed, near, distance):
+    """Against a reference that scans every entry's own hash and variants with int.bit_count."""
+    rng = random.Random(seed)
+    m = BankMatcher()
+    m.set_bank(BankInfo(1, "b", None, "positive", distance))
+    entries = [variant_entry(i, rng.randbytes(32).hex(), seed=seed % 10_000 + i, count=rng.randint(0, 8))
+               for i in range(1, rng.randint(2, 40))]
+    m.put(entries)
+    if near:
+        target = rng.choice([h for e in entries for h in e.hashes()])
+        query = flip(target, rng.randint(0, 40), seed=seed)
+    else:
+        query = rng.randbytes(32).hex()
+    best = min(((min(hamming_distance(query, h) for h in e.hashes()), e.id) for e in entries))
+    _, hits = m.search(query, "p")
+    if best[0] <= distance:
+        assert [(h.entry.id, h.distance) for h in hits] == [(best[1], best[0])]
+    else:
+        assert hits == []

@@ -2,6 +2,8 @@
 
 ``pdq``: validate image bytes and compute their PDQ hash (64 hex characters)
 and quality; Hamming distance between hex hashes.
+``variants``: the hashes of edited copies (crops, rotations, mirror) that a bank
+entry made from an image carries, so lightly edited copies still match.
 ``index``: :class:`HashIndex`, exact radius search over millions of hashes.
 """
 
@@ -16,6 +18,7 @@ from classifiers.hashing.pdq import (
     hamming_distance,
     parse_hash_hex,
 )
+from classifiers.hashing.variants import VARIANT_KINDS, Variant, compute_pdq_with_variants
 
 __all__ = [
     "ALLOWED_FORMATS",
@@ -25,7 +28,10 @@ __all__ = [
     "ImageError",
     "Match",
     "PdqHash",
+    "VARIANT_KINDS",
+    "Variant",
     "compute_pdq",
+    "compute_pdq_with_variants",
     "hamming_distance",
     "parse_hash_hex",
 ]

@@ -22,6 +22,10 @@ New entries go to a small unsorted *tail* that is always brute-forced; when it
 outgrows its limit it is merged with the sorted segment in one O(n) rebuild
 (radix argsort), which also drops removed entries. Removal marks a tombstone.
 
+Ids are any int64 values; ``BankMatcher`` gives each entry the 64 ids
+``entry * 64 + slot`` (slot 0 its own hash, the others its variant hashes), so
+an entry's variants are indexed and searched exactly like its own hash.
+
 Not thread-safe: guard mutations (and reads concurrent with them) with a lock.
 """
 

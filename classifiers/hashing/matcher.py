@@ -15,6 +15,13 @@ Rules of a match, per media item with a ``pdq``:
 * otherwise, in each positive bank, the nearest active entry within the bank's
   distance matches (ties: the lower entry id).
 
+An entry may carry *variant* hashes besides its own (``EntryInfo.variants``:
+crops, rotations and the mirror image of the picture it was made from, see
+``classifiers.hashing.variants``). They are indexed with it: index id
+``entry id * 64 + slot`` (slot 0: the entry's own hash), so a query matches
+the entry at the smallest distance to any of its hashes, and evidence names
+the entry, never a variant.
+
 The matcher is pure in-memory state guarded by one lock; it never touches a
 database. ``match`` returns ``(votes, blocked)`` as ``Moderator`` expects.
 """
@@ -56,6 +63,11 @@ class BankInfo:
     distance: int
 
 
+# Index slots per entry: its own hash and at most SLOTS - 1 variants.
+SLOT_BITS = 6
+SLOTS = 1 << SLOT_BITS
+
+
 class EntryInfo(NamedTuple):
     """What matching needs to know of an active entry (a tuple: millions are built at load)."""
 
@@ -66,6 +78,21 @@ class EntryInfo(NamedTuple):
     severity: str | None
     actors: tuple[str, ...]
     action: str
+    variants: tuple[str, ...] = ()  # hashes of edited copies of the entry's image (matched like ``pdq``)
+
+    def hashes(self) -> tuple[str, ...]:
+        """The entry's own hash, then its variants (index slot order)."""
+        return (self.pdq, *self.variants)
+
+
+def index_ids(entry_id: int, count: int) -> list[int]:
+    """Index ids of an entry's first ``count`` hashes."""
+    return [(entry_id << SLOT_BITS) | slot for slot in range(count)]
+
+
+def entry_of(index_id: int) -> int:
+    """The entry id an index id belongs to."""
+    return index_id >> SLOT_BITS
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +114,16 @@ class BankMatcher:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def hash_count(self) -> int:
+        """Hashes indexed: entries plus their variants."""
+        with self._lock:
+            return sum(len(index) for index in self._indexes.values())
+
+    def entry(self, entry_id: int) -> EntryInfo | None:
+        """The active entry with this id (its ``pdq`` left empty: the index holds it), or None."""
+        with self._lock:
+            return self._entries.get(entry_id)
+
     # -- keeping in sync ---------------------------------------------------------------
 
     def set_bank(self, bank: BankInfo) -> None:
@@ -98,7 +135,7 @@ class BankMatcher:
     def put(self, entries: list[EntryInfo]) -> None:
         """Make these entries active (adding or replacing); their banks must be known."""
         with self._lock:
-            fresh: dict[int, tuple[list[int], list[str], list[EntryInfo]]] = {}
+            fresh: dict[int, tuple[list[int], list[str], list[int], list[EntryInfo]]] = {}
             known = self._entries
             for entry in entries:
                 if entry.bank_id not in self._banks:
@@ -108,15 +145,28 @@ class BankMatcher:
                 if old is not None:
                     if old == slim:
                         continue
-                    self._indexes[old.bank_id].remove(old.id)
+                    self._unindex(old)
                     del known[old.id]
-                ids, hashes, slims = fresh.setdefault(entry.bank_id, ([], [], []))
-                ids.append(entry.id)
-                hashes.append(entry.pdq)
+                ids, hashes, entry_ids, slims = fresh.setdefault(entry.bank_id, ([], [], [], []))
+                first = entry.id << SLOT_BITS
+                if entry.variants:
+                    if len(entry.variants) >= SLOTS:
+                        raise ValueError(f"entry {entry.id}: {len(entry.variants)} variants, at most {SLOTS - 1}")
+                    ids.extend(range(first, first + 1 + len(entry.variants)))
+                    hashes.extend(entry.hashes())
+                else:  # the common case (entries imported as hashes): no per-entry lists
+                    ids.append(first)
+                    hashes.append(entry.pdq)
+                entry_ids.append(entry.id)
                 slims.append(slim)
-            for bank_id, (ids, hashes, slims) in fresh.items():
+            for bank_id, (ids, hashes, entry_ids, slims) in fresh.items():
                 self._indexes[bank_id].add(ids, hashes)
-                known.update(zip(ids, slims))
+                known.update(zip(entry_ids, slims))
+
+    def _unindex(self, old: EntryInfo) -> None:
+        index = self._indexes[old.bank_id]
+        for index_id in index_ids(old.id, 1 + len(old.variants)):
+            index.remove(index_id)
 
     def discard(self, entry_ids: list[int]) -> None:
         """Stop matching these entries (removed or quarantined); unknown ids are ignored."""
@@ -124,7 +174,7 @@ class BankMatcher:
             for entry_id in entry_ids:
                 old = self._entries.pop(entry_id, None)
                 if old is not None:
-                    self._indexes[old.bank_id].remove(entry_id)
+                    self._unindex(old)
 
     def active_ids(self) -> set[int]:
         with self._lock:
@@ -153,9 +203,9 @@ class BankMatcher:
         for bank in sorted(banks, key=lambda b: b.id):
             index = self._indexes.get(bank.id)
             found = index.search(pdq, bank.distance) if index is not None and len(index) else []
-            if found:
-                entry_id, distance = found[0]
-                hits.append(Hit(bank, self._entries[entry_id], distance))
+            if found:  # sorted by distance, then index id (so by entry id): the nearest entry, whichever hash
+                index_id, distance = found[0]
+                hits.append(Hit(bank, self._entries[entry_of(index_id)], distance))
                 if first_only:
                     break
         return hits
@@ -178,10 +228,13 @@ _ACTOR_TUPLES: dict[tuple[str, ...], tuple[str, ...]] = {}
 
 
 def _slim(entry: EntryInfo) -> EntryInfo:
-    """The entry as kept in memory: no hash (the index has it), shared strings and actor tuples."""
+    """The entry as kept in memory: no own hash (the index has it), shared strings and actor tuples.
+
+    Variants are kept (few entries have them): a changed variant set re-indexes the entry.
+    """
     actors = _ACTOR_TUPLES.setdefault(entry.actors, entry.actors) if len(_ACTOR_TUPLES) < 10_000 else entry.actors
     return EntryInfo(entry.id, entry.bank_id, "", _shared(entry.label), _shared(entry.severity), actors,
-                     sys.intern(entry.action))
+                     sys.intern(entry.action), entry.variants if type(entry.variants) is tuple else tuple(entry.variants))
 
 
 def _shared(value: str | None) -> str | None:

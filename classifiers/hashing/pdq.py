@@ -88,7 +88,7 @@ def compute_pdq(
     image, image_format = open_image(data, max_pixels=max_pixels)
     with image:
         width, height = image.size
-        rgb = _to_rgb(image)
+        rgb = to_rgb(image)
         if width * height > hash_pixel_budget:
             factor = math.ceil(math.sqrt(width * height / hash_pixel_budget))
             rgb = rgb.reduce(factor)
@@ -184,7 +184,7 @@ def _check_size(size: tuple[int, int], max_pixels: int) -> None:
         raise ImageError("too_large", f"image is {width}x{height} pixels, more than the limit of {max_pixels}")
 
 
-def _to_rgb(image: Image.Image) -> Image.Image:
+def to_rgb(image: Image.Image) -> Image.Image:
     """``image`` as 8-bit RGB (16-bit greyscale is scaled, not clipped)."""
     if image.mode in _SIXTEEN_BIT_GREY_MODES:
         grey = np.asarray(image).astype(np.int64)

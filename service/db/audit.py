@@ -23,6 +23,7 @@ OVERRIDE_EXPIRE = "override.expire"
 OVERRIDE_STALE = "override.stale"
 KEY_CREATE = "key.create"
 KEY_REVOKE = "key.revoke"
+KEY_RATE_LIMIT = "key.rate_limit"
 REVIEW_CLAIM = "review.claim"
 REVIEW_RELEASE = "review.release"
 

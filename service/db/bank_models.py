@@ -1,4 +1,4 @@
-"""Hash-bank tables (migration ``0002_hash_banks``): banks, entries, entry hits, stored media hashes.
+"""Hash-bank tables (migrations ``0002_hash_banks``, ``0005_bank_entry_variants``): banks, entries, entry hits, stored media hashes.
 
 A *bank* is a named list of PDQ hashes, global (``publisher`` NULL) or one
 publisher's. A *positive* bank's entries label and block or hold matching media;
@@ -58,6 +58,9 @@ class HashBankEntry(SQLModel, table=True):
     action: str = Field(max_length=24)
     source: str | None = Field(default=None, max_length=256)
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # Hashes of edited copies of the image the entry was made from (crops, rotations, mirror; migration
+    # 0005): matched like ``pdq``. None for entries made from a hash alone.
+    variants: list | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     status: str = Field(default="active", max_length=16)
     status_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_by: str | None = Field(default=None, max_length=64)

@@ -63,7 +63,8 @@ def list_entries(session: Session, bank_id: int | None, *, status: str | None = 
 
 # The columns a matcher needs (plain rows: far cheaper than ORM objects for a million entries).
 _MATCH_COLUMNS = (HashBankEntry.id, HashBankEntry.bank_id, HashBankEntry.pdq, HashBankEntry.label, HashBankEntry.severity,
-                  HashBankEntry.actors, HashBankEntry.action, HashBankEntry.status, HashBankEntry.updated_at)
+                  HashBankEntry.actors, HashBankEntry.action, HashBankEntry.status, HashBankEntry.updated_at,
+                  HashBankEntry.variants)
 
 
 def match_rows_page(session: Session, *, after_id: int = 0, limit: int = 50_000) -> list:
@@ -132,6 +133,16 @@ def distinct_hits_since(session: Session, entry_id: int, since: datetime) -> int
     query = select(func.count()).select_from(HashEntryHit).where(
         HashEntryHit.entry_id == entry_id, col(HashEntryHit.last_seen_at) >= since)
     return int(session.exec(query).one())
+
+
+def hit_item_pks(session: Session, entry_id: int, *, since: datetime | None = None) -> list[int]:
+    """Primary keys of the stored items this entry has matched (since ``since``); ad-hoc calls have none."""
+    query = (select(Item.id).join(HashEntryHit, (col(HashEntryHit.publisher) == col(Item.publisher))
+                                  & (col(HashEntryHit.item_id) == col(Item.item_id)))
+             .where(HashEntryHit.entry_id == entry_id))
+    if since is not None:
+        query = query.where(col(HashEntryHit.last_seen_at) >= since)
+    return [int(pk) for pk in session.exec(query).all()]
 
 
 def lock_entry(session: Session, entry_id: int) -> HashBankEntry | None:

@@ -182,6 +182,8 @@ class ApiKey(SQLModel, table=True):
     publisher: str | None = Field(default=None, max_length=64)
     created_at: datetime = _ts()
     revoked_at: datetime | None = _ts(nullable=True, default=False)
+    rate_limit_per_minute: int | None = Field(default=None, nullable=True,
+                                              description="This key's own budget (0 = none); None = the setting's.")
 
 
 class OutboxMessage(SQLModel, table=True):

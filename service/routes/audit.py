@@ -6,12 +6,12 @@ from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Query, Request
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from service.db import audit
 from service.deps import ModeratorKey, ensure_publisher
 from service.errors import ApiError
-from service.schemas import AUTH_RESPONSES, ErrorResponse
+from service.schemas import AUTH_RESPONSES, MAX_ID, ErrorResponse, IsoDateTime
 
 router = APIRouter(prefix="/v1", tags=["audit"])
 
@@ -42,8 +42,8 @@ async def list_audit_events(
     item_id: Annotated[str | None, Query(max_length=256)] = None,
     action: Annotated[str | None, Query(max_length=64, description="Exact, or a prefix ending in `*` (`override.*`).")] = None,
     actor: Annotated[str | None, Query(max_length=64)] = None,
-    since: Annotated[AwareDatetime | None, Query(description="Events at or after this time.")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Events before this time.")] = None,
+    since: Annotated[IsoDateTime | None, Query(description="Events at or after this time.")] = None,
+    until: Annotated[IsoDateTime | None, Query(description="Events before this time.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[str | None, Query(max_length=32)] = None,
 ) -> dict:
@@ -54,7 +54,7 @@ async def list_audit_events(
         publisher = key.publisher
     before_id = None
     if cursor is not None:
-        if not cursor.isdigit():
+        if not (cursor.isascii() and cursor.isdigit()) or int(cursor) > MAX_ID:
             raise ApiError(422, "validation_error", "cursor is not one this service returned", "cursor")
         before_id = int(cursor)
     flt = audit.AuditFilter(publisher=publisher, item_id=item_id, action=action, actor=actor, since=since, until=until)

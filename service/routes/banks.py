@@ -10,43 +10,46 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import anyio
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from starlette.responses import StreamingResponse
 
 from service.bank_admin import BankAdmin
-from service.bank_io import export_csv, export_json, parse_import
+from service.bank_io import STATUS_SETS, export_csv, export_json, parse_import
 from service.bank_schemas import (
     BankCreate,
     BankName,
     BankPublic,
     BankUpdate,
     EntriesAdded,
+    EntryChanged,
     EntryCreate,
     EntryList,
     EntryPublic,
     EntryUpdate,
+    ImageEntryAdded,
 )
 from service.deps import KeyInfo, require_json, require_role
 from service.errors import ApiError
-from service.schemas import ERROR_RESPONSES, ErrorResponse
+from service.routes.media import require_multipart
+from service.schemas import ERROR_RESPONSES, MAX_ID, RATE_LIMITED, ErrorResponse
 
 router = APIRouter(prefix="/v1/banks", tags=["hash banks"])
 entries_router = APIRouter(prefix="/v1/bank-entries", tags=["hash banks"])
 
 AdminKey = Annotated[KeyInfo, Depends(require_role("admin"))]
 NamePath = Annotated[BankName, Path(description="The bank's name.")]
-EntryPath = Annotated[int, Path(ge=1, description="The entry's id.")]
+EntryPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The entry's id.")]
 RESPONSES = {**ERROR_RESPONSES,
              401: {"model": ErrorResponse, "description": "No or unknown API key"},
              403: {"model": ErrorResponse, "description": "Not an admin key, or not this bank's publisher"},
              404: {"model": ErrorResponse, "description": "No such bank or entry"},
-             409: {"model": ErrorResponse, "description": "The bank or the hash exists already"}}
-STATUS_SETS = {"active": ("active",), "quarantined": ("quarantined",), "removed": ("removed",),
-               "current": ("active", "quarantined"), "all": ("active", "quarantined", "removed")}
+             409: {"model": ErrorResponse, "description": "The bank or the hash exists already"},
+             **RATE_LIMITED}
 
 
 def _banks(request: Request) -> BankAdmin:
-    return BankAdmin(request.app.state.services.banks)
+    services = request.app.state.services
+    return BankAdmin(services.banks, moderator=services.moderator)
 
 
 def _may_change(key: KeyInfo, publisher: str | None) -> None:
@@ -106,7 +109,7 @@ def update_bank(request: Request, key: AdminKey, name: NamePath, data: BankUpdat
 def list_entries(
     request: Request, key: AdminKey, name: NamePath,
     status: Annotated[Literal["active", "quarantined", "removed"] | None, Query()] = None,
-    after_id: Annotated[int, Query(ge=0, description="Entries with a larger id (pagination).")] = 0,
+    after_id: Annotated[int, Query(ge=0, le=MAX_ID, description="Entries with a larger id (pagination).")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict:
     """A bank's entries by id, optionally of one status."""
@@ -124,7 +127,32 @@ def add_entry(request: Request, key: AdminKey, name: NamePath, entry: EntryCreat
     return banks.add_entries(name, [entry], actor=key.id, single=True)
 
 
-@router.get("/{name}/entries/{entry_id}", response_model=EntryPublic, operation_id="get_bank_entry", responses=RESPONSES)
+@router.post("/{name}/entries/image", response_model=ImageEntryAdded, status_code=201, operation_id="add_bank_entry_from_image",
+             dependencies=[Depends(require_multipart)], responses={
+    **RESPONSES, 413: {"model": ErrorResponse, "description": "The file is larger than the limit, or the image has too many pixels"},
+    415: {"model": ErrorResponse, "description": "Not multipart/form-data, or not a JPEG, PNG, GIF, WebP or BMP image"}})
+async def add_entry_from_image(
+    request: Request, key: AdminKey, name: NamePath,
+    file: Annotated[UploadFile, File(description="The image (JPEG, PNG, GIF, WebP or BMP; type read from the bytes).")],
+    label: Annotated[Literal["extremist_source", "graphic_violence"] | None, Form()] = None,
+    severity: Annotated[Literal["graphic", "extreme"] | None, Form()] = None,
+    actors: Annotated[list[str] | None, Form(description="Repeat the field for several actors.")] = None,
+    action: Annotated[Literal["block", "hold_for_review", "allow"] | None, Form()] = None,
+    source: Annotated[str | None, Form(max_length=256)] = None,
+    note: Annotated[str | None, Form(max_length=4000)] = None,
+) -> dict:
+    """Add an entry made from an image: its PDQ hash plus the hashes of edited copies (crops of 3-8%, rotations of
+    1-3 degrees, the mirror image) as ``variants``, so lightly edited copies match it too. Then, like adding a hash,
+    stored items whose media match it are sent to hold_for_review (``retro``)."""
+    banks = _banks(request)
+    await anyio.to_thread.run_sync(lambda: _checked(banks, name, key, change=True))
+    limit = request.app.state.settings.media_max_upload_bytes
+    data = await file.read(limit + 1)
+    fields = {"label": label, "severity": severity, "actors": actors, "action": action, "source": source, "note": note}
+    return await anyio.to_thread.run_sync(lambda: banks.add_image_entry(name, data, fields, actor=key.id))
+
+
+@router.get("/{name}/entries/{entry_id:int}", response_model=EntryPublic, operation_id="get_bank_entry", responses=RESPONSES)
 def get_entry(request: Request, key: AdminKey, name: NamePath, entry_id: EntryPath) -> dict:
     """One entry, with its status and the reason for it (e.g. a flood quarantine)."""
     banks = _banks(request)
@@ -132,20 +160,24 @@ def get_entry(request: Request, key: AdminKey, name: NamePath, entry_id: EntryPa
     return banks.get_entry(name, entry_id)
 
 
-@router.patch("/{name}/entries/{entry_id}", response_model=EntryPublic, operation_id="update_bank_entry",
+@router.patch("/{name}/entries/{entry_id:int}", response_model=EntryChanged, operation_id="update_bank_entry",
               responses=RESPONSES, dependencies=[require_json])
 def update_entry(request: Request, key: AdminKey, name: NamePath, entry_id: EntryPath, data: EntryUpdate) -> dict:
-    """Change an entry's status (restore a quarantined entry after review: ``active``) or its note."""
+    """Change an entry's status (restore a quarantined entry after review: ``active``) or its note.
+
+    Removing or quarantining an entry decides again the stored items it had blocked or held (``released``)."""
     banks = _banks(request)
     _checked(banks, name, key, change=True)
     return banks.update_entry(name, entry_id, data, actor=key.id)
 
 
-@router.delete("/{name}/entries/{entry_id}", response_model=EntryPublic, operation_id="remove_bank_entry",
+@router.delete("/{name}/entries/{entry_id:int}", response_model=EntryChanged, operation_id="remove_bank_entry",
                responses=RESPONSES)
 def remove_entry(request: Request, key: AdminKey, name: NamePath, entry_id: EntryPath,
                  reason: Annotated[str | None, Query(max_length=2000)] = None) -> dict:
-    """Remove an entry: it stops matching at once (kept with status ``removed`` for the record)."""
+    """Remove an entry: it stops matching at once (kept with status ``removed`` for the record).
+
+    The stored items it had blocked or held are moderated again without it (``released``)."""
     banks = _banks(request)
     _checked(banks, name, key, change=True)
     return banks.update_entry(name, entry_id, EntryUpdate(status="removed", reason=reason), actor=key.id)
@@ -199,7 +231,7 @@ def list_all_entries(
     request: Request, key: AdminKey,
     status: Annotated[Literal["active", "quarantined", "removed"] | None, Query(
         description="quarantined: the entries waiting for review (e.g. flood quarantine).")] = None,
-    after_id: Annotated[int, Query(ge=0)] = 0,
+    after_id: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict:
     """Entries of every bank this key may see, by id; ``status=quarantined`` is the review list."""

@@ -6,12 +6,12 @@ from typing import Annotated, Literal
 
 import anyio
 from fastapi import APIRouter, Path, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from service import overrides as override_service
 from service.deps import ModeratorKey, ensure_publisher, require_json
 from service.routes.items import ItemIdPath, ItemView, OverrideOut, PublisherPath, item_view
-from service.schemas import AUTH_RESPONSES, ERROR_RESPONSES, ErrorResponse
+from service.schemas import AUTH_RESPONSES, ERROR_RESPONSES, MAX_ID, ErrorResponse, IsoDateTime, no_bool
 
 router = APIRouter(prefix="/v1/items", tags=["overrides"])
 
@@ -46,11 +46,13 @@ class OverrideIn(BaseModel):
     reason: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
         description="A reason code of the publisher's policy (`reason_codes` in labels/policies/*.json).")
     note: Annotated[str, StringConstraints(max_length=2000)] | None = None
-    expires_at: AwareDatetime | None = Field(None, description="After this the automated result applies again.")
+    expires_at: IsoDateTime | None = Field(None, description="After this the automated result applies again.")
     expected_content_hash: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = Field(
         None, description="The content hash the moderator saw; 409 `item_changed` when it differs.")
-    expected_version: int | None = Field(None, description="The item `version` the moderator saw; 409 `item_changed` "
+    expected_version: int | None = Field(None, ge=0, le=MAX_ID, description="The item `version` the moderator saw; 409 `item_changed` "
                                          "when another result became current since.")
+
+    _integers = field_validator("expected_version", mode="before")(no_bool)
 
 
 class OverrideResponse(BaseModel):
@@ -100,7 +102,7 @@ async def create_override(request: Request, body: OverrideIn, key: ModeratorKey,
 @router.post("/{publisher}/{item_id}/override/{override_id}/approve", response_model=OverrideResponse,
              operation_id="approve_override", responses={**AUTH_RESPONSES, **CONFLICTS})
 async def approve_override(request: Request, key: ModeratorKey, publisher: PublisherPath, item_id: ItemIdPath,
-                           override_id: Annotated[int, Path()]) -> dict:
+                           override_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> dict:
     """Approve a pending override (it lifts extremist_source); the approver must be another moderator."""
     ensure_publisher(key, publisher)
 
@@ -127,7 +129,7 @@ async def withdraw_override(request: Request, key: ModeratorKey, publisher: Publ
 @router.delete("/{publisher}/{item_id}/override/{override_id}", response_model=OverrideResponse,
                operation_id="withdraw_override_by_id", responses={**AUTH_RESPONSES, **CONFLICTS})
 async def withdraw_override_by_id(request: Request, key: ModeratorKey, publisher: PublisherPath, item_id: ItemIdPath,
-                                  override_id: Annotated[int, Path()]) -> dict:
+                                  override_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> dict:
     """Withdraw one override by id."""
     ensure_publisher(key, publisher)
 

@@ -46,9 +46,29 @@ class QueueEntry(BaseModel):
                                                        "(the content changed, so the item came back).")
 
 
+class QuarantinedEntry(BaseModel):
+    """A hash-bank entry that stopped matching pending review (its restore or removal: /v1/banks, admin keys)."""
+
+    bank: str
+    bank_publisher: str | None = Field(description="null: a global bank.")
+    entry_id: int
+    label: str | None
+    severity: str | None
+    actors: list[str]
+    action: str
+    matches: int | None = Field(description="Distinct items it matched when quarantined (flood); null when quarantined by hand.")
+    threshold: int | None = Field(description="The bank's flood threshold it exceeded.")
+    window_seconds: int | None = Field(description="The flood window those matches fell in.")
+    quarantined_at: str
+    reason: str | None
+
+
 class QueuePage(BaseModel):
     items: list[QueueEntry]
     next_cursor: str | None
+    quarantined_entries: list[QuarantinedEntry] = Field(description="Hash-bank entries (global ones and this "
+                                                        "publisher's) quarantined pending review, newest first (50 at most); "
+                                                        "the items they blocked are held for review meanwhile.")
 
 
 class ReleaseOut(BaseModel):
@@ -68,7 +88,7 @@ async def review_queue(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict:
-    """Items whose current decision is hold_for_review, oldest first."""
+    """Items whose current decision is hold_for_review, oldest first, and the hash-bank entries quarantined pending review."""
     if key.publisher is not None:
         if publisher is not None:
             ensure_publisher(key, publisher)
@@ -78,7 +98,8 @@ async def review_queue(
     def read() -> dict:
         with storage.session() as session:
             entries, next_cursor = review.queue(session, publisher=publisher, label=label, limit=limit, cursor=cursor)
-        return {"items": entries, "next_cursor": next_cursor}
+            quarantined = review.quarantined_entries(session, publisher=publisher)
+        return {"items": entries, "next_cursor": next_cursor, "quarantined_entries": quarantined}
 
     return await anyio.to_thread.run_sync(read)
 

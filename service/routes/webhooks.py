@@ -25,7 +25,6 @@ import anyio
 import orjson
 from fastapi import APIRouter, Header, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import OperationalError
 from starlette.responses import Response
 
 from service import webhook_auth
@@ -34,8 +33,9 @@ from service.body_html import render_body_html
 from service.db import deliveries
 from service.db.secrets import active_secrets
 from service.errors import ApiError, error_body
+from service.outage import STORAGE_ERRORS, degraded, storage_unavailable
 from service.overrides import store_automated
-from service.schemas import ERROR_RESPONSES, DisclaimerOut, ErrorResponse, LabelOut, OverrideContext
+from service.schemas import ERROR_RESPONSES, RATE_LIMITED, DisclaimerOut, ErrorResponse, LabelOut, OverrideContext
 
 log = logging.getLogger("modlabel.webhooks")
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -133,23 +133,24 @@ class Outcome:
     stored: bool = True
 
 
-def _secrets(storage, publisher: str, fail_open: bool) -> tuple[list[str], bool]:
-    """(active secrets, database up); with fail-open, the last good list when the database is down."""
+def _secrets(storage, publisher: str, fail_open: bool) -> tuple[list[str], Exception | None]:
+    """(active secrets, None); with fail-open and the database down, (the last good list, the error)."""
     key = (storage.url, publisher)
     try:
         with storage.session() as session:
             secrets = [s.secret for s in active_secrets(session, publisher=publisher)]
-    except OperationalError:
+    except STORAGE_ERRORS as exc:
         if fail_open and key in _LAST_SECRETS:
             log.warning("database down: checking %s's signature against cached secrets (fail-open)", publisher)
-            return _LAST_SECRETS[key], False
+            return _LAST_SECRETS[key], exc
         raise
     _LAST_SECRETS[key] = secrets
-    return secrets, True
+    return secrets, None
 
 
-def _unstored(services, body: bytes, headers, publisher: str) -> Outcome:
+def _unstored(services, body: bytes, headers, publisher: str, exc: Exception) -> Outcome:
     """Fail-open: answer from the pipeline alone; nothing is recorded (a retry is processed afresh)."""
+    degraded("webhook", exc)
     try:
         answer = _answer(services, body, headers, publisher)[0]
         return Outcome(200, orjson.dumps(answer), stored=False)
@@ -166,19 +167,20 @@ def handle(services, body: bytes, headers, publisher: str, signed: webhook_auth.
     """
     settings, storage = services.settings, services.storage
     fail_open = settings.webhook_fail_mode == "open"
-    secrets, db_up = _secrets(storage, publisher, fail_open)
+    secrets, outage = _secrets(storage, publisher, fail_open)
     webhook_auth.verify(body, signed, secrets)
-    if not db_up:
-        return _unstored(services, body, headers, publisher)
+    services.rate_limiter.check_publisher(publisher)  # signed deliveries only: junk cannot spend a publisher's budget
+    if outage is not None:
+        return _unstored(services, body, headers, publisher, outage)
     digest = hashlib.sha256(body).hexdigest()
     for _ in range(3):
         try:
             claim = deliveries.claim(storage.engine, publisher=publisher, webhook_id=signed.webhook_id, digest=digest,
                                      wait_seconds=settings.webhook_wait_seconds, lease_seconds=settings.webhook_claim_lease_seconds)
-        except OperationalError:
+        except STORAGE_ERRORS as exc:
             if not fail_open:
                 raise
-            return _unstored(services, body, headers, publisher)
+            return _unstored(services, body, headers, publisher, exc)
         if claim.kind == deliveries.REPLAY:
             return Outcome(claim.status or 200, (claim.body or "").encode(), replayed=True)
         if claim.kind == deliveries.CONFLICT:
@@ -189,10 +191,10 @@ def handle(services, body: bytes, headers, publisher: str, signed: webhook_auth.
             return _process(services, claim, body, headers, publisher)
         except deliveries.ClaimLost:
             continue  # another process took the claim over: read its answer
-        except OperationalError:
+        except STORAGE_ERRORS as exc:
             if not fail_open:
                 raise
-            return _unstored(services, body, headers, publisher)  # the claim lapses after its lease
+            return _unstored(services, body, headers, publisher, exc)  # the claim lapses after its lease
         except Exception:
             deliveries.release(storage.engine, claim)
             raise
@@ -227,7 +229,9 @@ def _process(services, claim: deliveries.Claim, body: bytes, headers, publisher:
                401: {"model": ErrorResponse, "description": "Missing or wrong signature, or a timestamp outside the tolerance "
                      "(`missing_signature`, `bad_signature`, `stale_timestamp`)"},
                409: {"model": ErrorResponse, "description": "The webhook-id was used with another body, or is still being processed"},
-               503: {"model": ErrorResponse, "description": "The database is unavailable"}},
+               **RATE_LIMITED,
+               503: {"model": ErrorResponse, "description": "The database is unavailable and `MODLABEL_WEBHOOK_FAIL_MODE` "
+                     "is `closed` (with `open`, only before any secret was read): `storage_unavailable`, with Retry-After"}},
 )
 async def pre_publish(
     request: Request,
@@ -248,9 +252,9 @@ async def pre_publish(
     name = _publisher(publisher, x_modlabel_publisher, body)
     try:
         outcome = await anyio.to_thread.run_sync(handle, services, body, request.headers, name, signed)
-    except OperationalError:
-        log.exception("database unavailable during a webhook delivery")
-        raise ApiError(503, "storage_unavailable", "the database is unavailable; retry later", headers={"Retry-After": "5"}) from None
+    except STORAGE_ERRORS as exc:  # fail-closed (or fail-open before any secret was read): the CMS retries
+        degraded("webhook", exc)
+        raise storage_unavailable() from None
     headers = {"X-Modlabel-Replayed": "true"} if outcome.replayed else {}
     if not outcome.stored:
         headers["X-Modlabel-Stored"] = "false"

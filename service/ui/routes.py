@@ -142,10 +142,11 @@ async def queue_page(request: Request, publisher: str | None = None, label: str 
 
     def read():
         with storage.session() as s:
-            return review.queue(s, publisher=scope, label=label, limit=50, cursor=cursor or None)
+            page = review.queue(s, publisher=scope, label=label, limit=50, cursor=cursor or None)
+            return page, ([] if cursor else review.quarantined_entries(s, publisher=scope))
 
     try:
-        entries, next_cursor = await anyio.to_thread.run_sync(read)
+        (entries, next_cursor), quarantined = await anyio.to_thread.run_sync(read)
     except ApiError as exc:
         return _redirect(request, "/ui/queue", session, ("error", exc.message))
     next_url = None
@@ -154,7 +155,7 @@ async def queue_page(request: Request, publisher: str | None = None, label: str 
         next_url = "/ui/queue?" + urlencode(params)
     return _render(request, "queue.html", session, key, {
         "entries": entries, "next_url": next_url, "publisher": scope, "label": label, "label_names": LABEL_NAMES,
-        "item_url": item_url})
+        "item_url": item_url, "quarantined": quarantined})
 
 
 # ---------------------------------------------------------------- one item

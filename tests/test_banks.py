@@ -138,6 +138,16 @@ def test_edited_copy_is_blocked_through_moderate_and_unrelated_images_pass(clien
     assert clean["decision"] == "publish" and clean["labels"] == []
 
 
+def deliver_photo(client, secret: str, pdq: str, msg_id: str):
+    """A signed pre-publish webhook for an item with one photo of hash ``pdq``."""
+    body = json.dumps({"id": f"wh-{msg_id}", "publisher": PUBLISHER, "title": "Photos from the scene",
+                       "media": [{"id": "photo-1", "type": "image", "pdq": pdq}]})
+    now = datetime.now(timezone.utc)
+    headers = {"webhook-id": msg_id, "webhook-timestamp": str(int(now.timestamp())),
+               "webhook-signature": Webhook(secret).sign(msg_id, now, body), "content-type": "application/json"}
+    return client.post("/v1/webhooks/pre-publish", content=body, headers=headers)
+
+
 def test_edited_copy_is_blocked_through_the_signed_webhook(client, admin, storage, hashes):
     make_bank(client, admin, publisher=PUBLISHER)
     add_entry(client, admin, "terror", hashes["original"], label="graphic_violence", severity="extreme", actors=[])
@@ -145,12 +155,7 @@ def test_edited_copy_is_blocked_through_the_signed_webhook(client, admin, storag
         secret = add_secret(s, publisher=PUBLISHER).secret
 
     def deliver(pdq, msg_id):
-        body = json.dumps({"id": f"wh-{msg_id}", "publisher": PUBLISHER, "title": "Photos from the scene",
-                           "media": [{"id": "photo-1", "type": "image", "pdq": pdq}]})
-        now = datetime.now(timezone.utc)
-        headers = {"webhook-id": msg_id, "webhook-timestamp": str(int(now.timestamp())),
-                   "webhook-signature": Webhook(secret).sign(msg_id, now, body), "content-type": "application/json"}
-        return client.post("/v1/webhooks/pre-publish", content=body, headers=headers)
+        return deliver_photo(client, secret, pdq, msg_id)
 
     r = deliver(hashes["edited"], "msg_1")
     assert r.status_code == 200, r.text
@@ -463,12 +468,7 @@ def test_an_entry_made_from_an_image_blocks_an_edited_copy_through_the_webhook(c
         secret = add_secret(s, publisher=PUBLISHER).secret
 
     def deliver(pdq, msg_id):
-        body = json.dumps({"id": f"wh-{msg_id}", "publisher": PUBLISHER, "title": "Photos from the scene",
-                           "media": [{"id": "photo-1", "type": "image", "pdq": pdq}]})
-        now = datetime.now(timezone.utc)
-        headers = {"webhook-id": msg_id, "webhook-timestamp": str(int(now.timestamp())),
-                   "webhook-signature": Webhook(secret).sign(msg_id, now, body), "content-type": "application/json"}
-        return client.post("/v1/webhooks/pre-publish", content=body, headers=headers)
+        return deliver_photo(client, secret, pdq, msg_id)
 
     blocked = deliver(hash_of(client, admin, cropped_rotated(scene(5)))["pdq"], "msg_img_1").json()
     assert blocked["decision"] == "block" and blocked["allow"] is False

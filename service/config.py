@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     classifier_enabled: bool = True
     log_level: str = "INFO"
     log_format: str = Field("json", pattern="^(json|text)$", description="'json' (one object a line) or 'text'.")
+    shutdown_drain_seconds: float = Field(0.5, ge=0, le=30, description="On SIGTERM, stop accepting, then wait this long for accepted connections' requests before shutting down.")
     reload_on_sighup: bool = Field(True, description="Reload the policy tree on SIGHUP (main thread of each worker).")
     webhook_tolerance_seconds: int = 300
     webhook_fail_mode: str = Field("open", description="'open' or 'closed' when the database is down.")

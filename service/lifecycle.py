@@ -1,6 +1,7 @@
 """The app's lifespan: storage (migrations, callback sender), then the first admin key and the override sweeper.
 
     start: storage.lifespan -> bootstrap admin key (empty api_keys only) -> sweeper task
+           -> SIGTERM drain (service.drain: a retiring worker answers what it accepted)
     stop:  sweeper stops -> storage.lifespan ends (sender stops, engine disposed)
 """
 
@@ -13,6 +14,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 
+from service import drain
 from service.auth import announce_bootstrap_key, bootstrap_admin_key
 from service.storage import lifespan as storage_lifespan
 
@@ -61,6 +63,7 @@ async def lifespan(app) -> AsyncIterator[None]:
         sweeper = None
         if services.settings.override_sweep_seconds > 0:
             sweeper = asyncio.create_task(_sweeper(services, stop))
+        drain.install(services.settings.shutdown_drain_seconds)
         try:
             yield
         finally:

@@ -115,6 +115,8 @@ class Document:
 def looks_like_html(body: str) -> bool:
     """Best guess whether ``body`` is HTML (used when ``body_format`` is absent)."""
     head = body[:2000].lower()
+    if "<" not in head:  # every tag below starts with "<": plain text is answered by one scan
+        return False
     return any(tag in head for tag in ("<p", "<div", "<br", "<figure", "<img", "<a ", "<h1", "<h2", "<span", "<ul", "<iframe", "<html", "<body", "<!--"))
 
 

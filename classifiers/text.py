@@ -6,12 +6,15 @@ marks dropped, common Cyrillic/Greek homoglyphs mapped to Latin letters. Every
 character of the normalised copy remembers which original character it came
 from, so a span found in the copy maps back to ``field_text[start:end]``.
 
-No regular expressions touch user text here: normalisation is a translate table
-built once per distinct character, sentence splitting is a ``str.find`` scan.
+Normalisation is a translate table built once per distinct character; sentence
+splitting is a ``str.find`` scan. The two regular expressions here (runs of plain
+characters, leetspeak shapes) read each character a bounded number of times:
+linear in the text, nothing to backtrack over.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -91,12 +94,29 @@ def normalise(text: str) -> Normalised:
     return _deobfuscate(_fold(text))
 
 
+# Characters whose folded form may differ from ``str.lower()`` are all but newline and printable ASCII
+# other than the backtick. (Printable ASCII folds to its lower case; the only non-ASCII character
+# that lower-cases to ASCII, the Kelvin sign, folds to the same "k", so leaving plain ASCII out of
+# the table changes nothing in ``_apply``.) One linear regex pass deletes the plain runs.
+_PLAIN_RUN = re.compile(r"[\n\x20-\x5f\x61-\x7e]+")
+
+
+def _fold_table(text: str) -> tuple[dict[int, str], bool]:
+    """Folded form of the characters of ``text`` that need more than lower-casing, and whether the
+    table holds every character of ``text`` (it does for text mostly in another script)."""
+    if 16 * (len(text) - len(text.encode("ascii", "ignore"))) > len(text):
+        # over 1 character in 16 non-ASCII: deleting the many plain runs costs more than ``set(text)``
+        return _full_table(text), True
+    return {ord(ch): _fold_char(ch) for ch in set(_PLAIN_RUN.sub("", text))}, False
+
+
 def _fold(text: str) -> Normalised:
     if text.isascii():
-        folded = text.lower().translate(_ASCII_TABLE)
+        # text.lower().translate(_ASCII_TABLE): three single-character replaces are C-speed scans
+        folded = text.lower().replace("\t", " ").replace("\r", " ").replace("`", "'")
         return Normalised(text, folded)
-    table = {ord(ch): _fold_char(ch) for ch in set(text)}
-    folded = _apply(text, table)
+    table, complete = _fold_table(text)
+    folded = _apply(text, table, complete)
     if all(len(v) == 1 for v in table.values()):
         return Normalised(text, folded)
     return Normalised(text, folded, *_offsets(text, table, len(folded)))
@@ -106,29 +126,35 @@ def _fold(text: str) -> Normalised:
 _MAX_REPLACEMENTS = 24
 
 
-def _apply(text: str, table: dict[int, str]) -> str:
+def _apply(text: str, table: dict[int, str], complete: bool = True) -> str:
     """``text.translate(table)``, computed with C-speed passes where that is exact.
 
     ``str.translate`` looks every character of a non-ASCII string up in a dict,
     which costs more than the rest of the pipeline. Lower-casing first, then
     replacing the few characters whose folded form differs, gives the same
     string whenever lower-casing keeps lengths and no replacement feeds another.
+    ``complete``: ``table`` maps every character of ``text`` (else only those that need more than
+    lower-casing, see ``_SPECIAL_RUN``).
     """
     if 0x03A3 in table:  # str.lower() turns a final capital sigma into "ς", one character at a time does not
-        return text.translate(table)
+        return text.translate(table if complete else _full_table(text))
     replace: dict[str, str] = {}
     for code, target in table.items():
         low = chr(code).lower()
         if len(low) != 1 or replace.get(low, target) != target:
-            return text.translate(table)
+            return text.translate(table if complete else _full_table(text))
         if low != target:
             replace[low] = target
     if len(replace) > _MAX_REPLACEMENTS or any(k in t for t in replace.values() for k in replace):
-        return text.translate(table)
+        return text.translate(table if complete else _full_table(text))
     out = text.lower()
     for low, target in replace.items():
         out = out.replace(low, target)
     return out
+
+
+def _full_table(text: str) -> dict[int, str]:
+    return {ord(ch): _fold_char(ch) for ch in set(text)}
 
 
 def _offsets(text: str, table: dict[int, str], size: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -141,7 +167,7 @@ def _offsets(text: str, table: dict[int, str], size: int) -> tuple[tuple[int, ..
             lengths[codes == code] = n
     else:
         uniq, inverse = np.unique(codes, return_inverse=True)
-        lengths = np.array([len(table[int(u)]) for u in uniq], dtype=np.int64)[inverse]
+        lengths = np.array([len(table[u] if u in table else _fold_char(chr(u))) for u in uniq.tolist()], dtype=np.int64)[inverse]
     starts = np.repeat(np.arange(len(codes), dtype=np.int64), lengths)
     assert len(starts) == size
     return tuple(starts.tolist()), tuple((starts + 1).tolist())
@@ -164,6 +190,11 @@ _SHAPE = bytes(
 )
 
 
+# Starts with the rare "1": found at C speed. At a "1" that follows a letter the run of look-alikes is read
+# once, at a "1" before a letter the run of letters is read once: linear.
+_LEET_RUN = re.compile(rb"1(?:(?<=a1)1*a|a+1)")
+
+
 def _maybe_obfuscated(text: str) -> bool:
     """Cheap test (C-speed passes) that is true wherever ``_undo_evasions`` could change something."""
     shape = b" " + text.encode("ascii", "replace").translate(_SHAPE)
@@ -171,14 +202,11 @@ def _maybe_obfuscated(text: str) -> bool:
     # dotted or hyphenated single letters ("i.s.i.s"; not "lashkar-e-taiba")
     if b" a a a" in shape or b" a.a.a" in shape:
         return True
-    # leetspeak: letters and look-alikes alternate at least twice ("1s1s", "d4esh", "a000a")
-    if b"a1" not in shape or b"1a" not in shape:
-        return False
-    while b"11" in shape:
-        shape = shape.replace(b"11", b"1")
-    while b"aa" in shape:
-        shape = shape.replace(b"aa", b"a")
-    return b"a1a" in shape or b"1a1" in shape
+    # leetspeak: letters and look-alikes alternate at least twice ("1s1s", "d4esh", "a000a"), that is
+    # a letter, look-alikes, a letter ("a1+a") or a look-alike, letters, a look-alike ("1a+1")
+    if 8 * shape.count(b"1") > len(shape) and (b"a1" not in shape or b"1a" not in shape):
+        return False  # text full of digits: two scans rule most of it out faster than trying each "1"
+    return _LEET_RUN.search(shape) is not None
 
 
 def _deobfuscate(n: Normalised) -> Normalised:
@@ -204,10 +232,11 @@ def _undo_evasions(n: Normalised) -> Normalised:
         if len(tok) == 1 and tok.isalpha():
             run.append((pos, tok))
         else:
-            flush()
+            if run:
+                flush()
             if 3 <= len(tok) <= 24 and not tok.isalpha() and not tok.isdigit():
                 core = tok
-                if any(c in _LEET_CHARS for c in core) and any(c.isalpha() for c in core):
+                if not _LEET_CHARS.isdisjoint(core) and any(c.isalpha() for c in core):
                     word = core.strip(".,;:!?\"'()[]")
                     lead = core.find(word) if word else 0
                     # only hyphen-free words where letters and look-alikes alternate twice or more:
@@ -216,9 +245,10 @@ def _undo_evasions(n: Normalised) -> Normalised:
                         mapped = word.translate(_LEET)
                         if mapped != word and mapped.replace("'", "").isalpha():
                             edits.append((pos + lead, pos + lead + len(word), mapped))
-                parts = [p for p in _split_spacers(tok)]
-                if len(parts) >= 3 and all(len(p) == 1 and p.isalpha() for p in parts):
-                    edits.append((pos, pos + len(tok.rstrip(".")), "".join(parts)))
+                if not _SPACERS.isdisjoint(tok):  # (without a spacer the token is one part)
+                    parts = _split_spacers(tok)
+                    if len(parts) >= 3 and all(len(p) == 1 and p.isalpha() for p in parts):
+                        edits.append((pos, pos + len(tok.rstrip(".")), "".join(parts)))
         pos += len(tok) + 1
     flush()
     if not edits:
@@ -234,14 +264,21 @@ def _undo_evasions(n: Normalised) -> Normalised:
     def orig(i: int) -> tuple[int, int]:
         return (i, i + 1) if base_starts is None else (base_starts[i], base_ends[i])
 
+    def copy(stop: int) -> None:
+        # text[cursor:stop] unchanged, each character keeping its source span (slices, not a loop per character)
+        if stop > cursor:
+            out.append(text[cursor:stop])
+            if base_starts is None:
+                starts.extend(range(cursor, stop))
+                ends.extend(range(cursor + 1, stop + 1))
+            else:
+                starts.extend(base_starts[cursor:stop])
+                ends.extend(base_ends[cursor:stop])
+
     for start, end, repl in edits:
         if start < cursor:
             continue
-        for i in range(cursor, start):
-            out.append(text[i])
-            s, e = orig(i)
-            starts.append(s)
-            ends.append(e)
+        copy(start)
         if len(repl) == end - start:
             for k, ch in enumerate(repl):
                 out.append(ch)
@@ -260,11 +297,7 @@ def _undo_evasions(n: Normalised) -> Normalised:
                 ends.append(e)
                 k += 1
         cursor = end
-    for i in range(cursor, len(text)):
-        out.append(text[i])
-        s, e = orig(i)
-        starts.append(s)
-        ends.append(e)
+    copy(len(text))
     return Normalised(n.original, "".join(out), tuple(starts), tuple(ends))
 
 
@@ -283,15 +316,8 @@ def _interleaved(word: str) -> bool:
 
 
 def _split_spacers(tok: str) -> list[str]:
-    parts: list[str] = []
-    cur = ""
-    for ch in tok:
-        if ch in _SPACERS:
-            parts.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    parts.append(cur)
+    """``tok`` cut at every spacer character; a trailing empty part is dropped."""
+    parts = tok.replace("-", ".").replace("_", ".").replace("*", ".").split(".")
     if parts and parts[-1] == "":
         parts.pop()
     return parts
@@ -315,14 +341,24 @@ def sentence_bounds(text: str) -> list[tuple[int, int]]:
     """
     cuts: list[int] = []
     n = len(text)
+    find = text.find
     for mark in _ENDERS:
-        i = text.find(mark)
+        i = find(mark)
         while i >= 0:
             if mark == "\n" or i + 1 >= n or text[i + 1] in _AFTER:
-                if not (mark == "." and _is_abbreviation(text, i)):
+                # No space, newline, bracket or quote in the few characters before a dot: the word before
+                # it is longer than any abbreviation and than one letter, so the dot ends the sentence.
+                if not (mark == "." and (i < _ABBREV_REACH or not _WORD_BEFORE.isdisjoint(text[i - _ABBREV_REACH:i]))
+                        and _is_abbreviation(text, i)):
                     cuts.append(i + 1)
-            i = text.find(mark, i + 1)
+            i = find(mark, i + 1)
     cuts.sort()
+    if not n:
+        return []
+    ends = cuts if cuts and cuts[-1] == n else [*cuts, n]
+    starts = [0, *ends[:-1]]
+    if n <= MAX_SENTENCE_CHARS or max(map(int.__sub__, ends, starts)) <= MAX_SENTENCE_CHARS:
+        return list(zip(starts, ends))  # no sentence to cut: what the loop below gives, at C speed
     bounds: list[tuple[int, int]] = []
     start = 0
     for cut in [*cuts, n]:
@@ -352,6 +388,8 @@ def _is_abbreviation(text: str, dot: int) -> bool:
 
 
 _WORD_BEFORE = frozenset(" \n(\"'")
+# How far before a dot a word boundary must be for the word to possibly be an abbreviation or a single letter.
+_ABBREV_REACH = max(map(len, _ABBREVIATIONS)) + 1
 
 
 def is_word_char(ch: str) -> bool:

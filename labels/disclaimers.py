@@ -49,6 +49,12 @@ def render(template: str, values: dict[str, str]) -> tuple[str, str]:
     return _fill(template, values, escape=False), _fill(template, values, escape=True)
 
 
+@lru_cache(maxsize=1024)
+def _render(template: str, publisher: str, actors: str) -> tuple[str, str]:
+    """``render`` with the two variables every disclaimer has (strings only: cached)."""
+    return render(template, {"publisher": publisher, "actors": actors})
+
+
 def join_actors(actors: list[str], lang: str) -> str:
     conj = {"en": "and", "fr": "et", "es": "y", "ar": "و"}.get(lang, "and")
     if not actors:
@@ -58,6 +64,7 @@ def join_actors(actors: list[str], lang: str) -> str:
     return ", ".join(actors[:-1]) + f" {conj} " + actors[-1]
 
 
+@lru_cache(maxsize=1024)
 def _html_block(disclaimer_id: str, placement: str, inner: str, lang: str) -> str:
     direction = ' dir="rtl"' if lang == "ar" else ""
     return (f'<aside class="modlabel-disclaimer modlabel-{html.escape(disclaimer_id)}" '
@@ -87,6 +94,50 @@ def _present(body_norm: str, body_sentences: list[set[str]], phrases: list[str],
     return any(len(target & s) / len(target) >= 0.6 for s in body_sentences)
 
 
+@lru_cache(maxsize=1024)
+def _target_words(rendered: str) -> frozenset[str]:
+    return frozenset(_content_words(rendered))
+
+
+class _Body:
+    """What ``_present`` compares a disclaimer with, computed once per body and only when asked."""
+
+    __slots__ = ("folded", "_norm", "_words", "_sentences")
+
+    def __init__(self, folded: str):
+        self.folded = folded
+        self._norm: str | None = None
+        self._words: set[str] | None = None
+        self._sentences: list[list[str]] | None = None
+
+    @property
+    def norm(self) -> str:
+        if self._norm is None:
+            self._norm = " ".join(self.folded.split())
+        return self._norm
+
+    def carries(self, phrases: list[str], rendered: str) -> bool:
+        """``_present(body_norm, body_sentences, phrases, rendered)`` for this body."""
+        for phrase in phrases:
+            p = _folded_phrase(phrase)
+            if p and p in self.norm:
+                return True
+        target = _target_words(rendered)
+        n = len(target)
+        if n < 4:
+            return False
+        # A sentence's words are among the body's: when the body holds too few of the target's, none can.
+        if self._words is None:
+            self._words = set(self.norm.replace(",", " ").replace(".", " ").split())
+        if len(target & self._words) / n < 0.6:
+            return False
+        if self._sentences is None:
+            # the sentences' content words (len > 3) as _content_words finds them; target words are all longer than 3
+            self._sentences = [p.replace(",", " ").replace(".", " ").split()
+                               for chunk in self.folded.split("\n") for p in chunk.split(". ") if p.strip()]
+        return any(len(target.intersection(s)) / n >= 0.6 for s in self._sentences)
+
+
 def required_disclaimers(
     labels: list[dict],
     *,
@@ -113,10 +164,7 @@ def required_disclaimers(
             actors.extend(a for a in lab.get("actors", []) if a not in actors)
     values = {"publisher": publisher.display_name, "actors": join_actors(actors, lang)}
 
-    folded_body = normalise(body_text).text if body_folded is None else body_folded
-    body_norm = " ".join(folded_body.split())
-    paragraphs = [p for chunk in folded_body.split("\n") for p in chunk.split(". ") if p.strip()]
-    body_sentences = [_content_words(p, folded=True) for p in paragraphs]
+    body = _Body(normalise(body_text).text if body_folded is None else body_folded)
     recognise_all = ps.templates.get(lang, {}).get("recognise", {})
     recognise_en = ps.templates["en"].get("recognise", {})
 
@@ -133,15 +181,15 @@ def required_disclaimers(
             continue
         if did == DisclaimerId.PUBLISHER_STATEMENT:
             statement = publisher.standing_statement.get(lang) or publisher.standing_statement["en"]  # type: ignore[union-attr]
-            text, inner = render(statement, values)
-            present = _present(body_norm, body_sentences, list(publisher.recognise_statement), text)
+            text, inner = _render(statement, values["publisher"], values["actors"])
+            present = body.carries(publisher.recognise_statement, text)
             out.append({"id": did.value, "placement": Placement.END.value, "text": text,
                         "html": _html_block(did.value, "end", inner, lang), "already_present": present})
             continue
         template, used_lang = _template(ps, publisher, lang, did.value)
-        text, inner = render(template, values)
+        text, inner = _render(template, values["publisher"], values["actors"])
         phrases = list(recognise_all.get(did.value, [])) + (list(recognise_en.get(did.value, [])) if lang != "en" else [])
-        present = _present(body_norm, body_sentences, phrases, text)
+        present = body.carries(phrases, text)
         out.append({"id": did.value, "placement": Placement.TOP.value, "text": text,
                     "html": _html_block(did.value, "top", inner, used_lang), "already_present": present})
         if Placement.BEFORE_MEDIA in wanted[did]:
@@ -149,7 +197,7 @@ def required_disclaimers(
             media_ids = flagged_media.get(label_name.value, [])
             if media_ids:
                 mtemplate, mlang = _template(ps, publisher, lang, f"{did.value}_media")
-                mtext, minner = render(mtemplate, values)
+                mtext, minner = _render(mtemplate, values["publisher"], values["actors"])
                 for media_id in media_ids:
                     out.append({"id": did.value, "placement": Placement.BEFORE_MEDIA.value, "media_id": media_id,
                                 "text": mtext, "html": _html_block(did.value, "before_media", minner, mlang),

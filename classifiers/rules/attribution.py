@@ -34,29 +34,40 @@ def _words(hit: Hit) -> int:
 
 def _gap(first: Hit, second: Hit) -> int:
     """Words strictly between the end of ``first`` and the start of ``second``."""
-    return second.word - (first.word + _words(first))
+    return second.word - first.wend  # wend = word + _words(first), set by the matcher
 
 
 class SentenceView:
     """The hits of one sentence, with the helpers the finders share."""
 
-    def __init__(self, hits: list[Hit], text: str, resolve, guards: frozenset[str] = frozenset(), reporting: frozenset[str] = frozenset()):
+    __slots__ = ("hits", "guards", "reporting", "text", "resolve", "kinds", "_of", "_guarded")
+
+    def __init__(self, hits: list[Hit], text: str, resolve, guards: frozenset[str] = frozenset(), reporting: frozenset[str] = frozenset(),
+                 kinds: dict[str, list[Hit]] | None = None):
         self.hits = hits
         self.guards = guards
         self.reporting = reporting
         self.text = text  # the field's normalised text
         self.resolve = resolve  # group reference -> actor id or None
-        self.kinds: dict[str, list[Hit]] = {}
-        for h in hits:
-            self.kinds.setdefault(h.kind, []).append(h)
-        self._of: dict[tuple[str, ...], tuple[Hit, ...]] = {}
+        if kinds is None:  # the hits by kind, in hit order (the rule stage passes the ones it built)
+            kinds = {}
+            for h in hits:
+                kinds.setdefault(h.kind, []).append(h)
+        self.kinds: dict[str, list[Hit]] = kinds
+        self._of: dict[tuple[str, ...], list[Hit]] = {}
         self._guarded: dict[int, bool] = {}
 
-    def of(self, *kinds: str) -> tuple[Hit, ...]:
-        """Hits of these kinds, kind by kind (the finders ask for the same groups many times)."""
+    def of(self, *kinds: str) -> list[Hit]:
+        """Hits of these kinds, kind by kind (the finders ask for the same groups many times; do not modify)."""
         got = self._of.get(kinds)
         if got is None:
-            got = self._of[kinds] = tuple(h for k in kinds for h in self.kinds.get(k, ()))
+            present = self.kinds
+            groups = [present[k] for k in kinds if k in present]
+            if len(groups) == 1:
+                got = groups[0]
+            else:
+                got = [h for g in groups for h in g]
+            self._of[kinds] = got
         return got
 
     def actor_of(self, hit: Hit) -> str | None:
@@ -85,11 +96,15 @@ class SentenceView:
     def _guard_before(self, start: int) -> bool:
         # up to two words may stand between the guard and the actor ("fighting the", "members of the")
         words = self.text[max(0, start - 60):start].replace(",", " ").split()[-5:]
+        guards = self.guards
+        last_words = _last_words(guards)
         for end in range(len(words), max(len(words) - 3, 0), -1):
+            if words[end - 1] not in last_words:
+                continue  # no guard phrase ends with this word
             for size in (1, 2, 3, 4):
                 if end - size < 0:
                     break
-                if " ".join(words[end - size:end]) in self.guards:
+                if " ".join(words[end - size:end]) in guards:
                     return True
         if start >= 5 and self.text[start - 5:start] == "anti-":
             return True
@@ -104,22 +119,58 @@ class SentenceView:
         return any(f" {v} " in joined for v in self.reporting)
 
 
+_LAST_WORDS: dict[frozenset[str], frozenset[str]] = {}
+
+
+def _last_words(guards: frozenset[str]) -> frozenset[str]:
+    """The last word of every guard phrase (a phrase can only match where its last word stands)."""
+    got = _LAST_WORDS.get(guards)
+    if got is None:
+        got = _LAST_WORDS[guards] = frozenset(g.rsplit(" ", 1)[-1] for g in guards)
+    return got
+
+
 def find(view: SentenceView, modifiers: frozenset[str]) -> list[Finding]:
     out: list[Finding] = []
-    out.extend(_passive(view, modifiers))
-    out.extend(_active(view, modifiers))
-    out.extend(_compound(view, modifiers))
-    out.extend(_outlet(view))
-    out.extend(_claim(view, modifiers))
-    out.extend(_perpetrator(view))
-    out.extend(_own_channel(view))
-    out.extend(_statement_in(view, modifiers))
+    for finder in finders_for(view.kinds):
+        out.extend(finder(view, modifiers))
+    return out
+
+
+def finders_for(kinds: dict[str, list[Hit]] | set[str]) -> list:
+    """The finders that can find anything in a sentence with these kinds of hits, in ``find``'s order.
+
+    Each finder needs some kinds to find anything (a release verb, material, an agent before or
+    after it); finders have no side effects beyond the view's caches, so skipping one that cannot
+    fire changes nothing."""
+    has_perpetrator = "perpetrator_material" in kinds and "perpetrators" in kinds
+    if not ("actor" in kinds or "outlet" in kinds or "group_references" in kinds):
+        # every finder but _perpetrator needs an agent (subject, owner, outlet)
+        return [_perpetrator] if has_perpetrator else []
+    out = []
+    has_material = "material" in kinds or "perpetrator_material" in kinds
+    if "attribution_passive" in kinds:
+        out.append(_passive)
+    if "attribution_active" in kinds and has_material:
+        out.append(_active)
+    if has_material:
+        out.append(_compound)
+    if "outlet" in kinds:
+        out.append(_outlet)
+    if "claim" in kinds and "claim_negators" not in kinds:
+        out.append(_claim)
+    if has_perpetrator:
+        out.append(_perpetrator)
+    if "channels" in kinds and (has_material or "attribution_active" in kinds or "attribution_passive" in kinds):
+        out.append(_own_channel)
+    if "statement_verbs" in kinds and ("material" in kinds or "channels" in kinds or "outlet" in kinds):
+        out.append(_statement_in)
     return out
 
 
 def _subject_like(view: SentenceView, hit: Hit) -> bool:
     """Nothing but an appositive between ``hit`` and a following verb-like cue: "Amaq, the group's agency, said"."""
-    return any(v.start >= hit.end and _gap(hit, v) <= 8 for v in view.of("statement_verbs"))
+    return any(v.start >= hit.end and _gap(hit, v) <= 8 for v in view.kinds.get("statement_verbs", ()))
 
 
 _INTRO = ("in", "via", "through")
@@ -129,7 +180,7 @@ def _statement_in(view: SentenceView, modifiers) -> list[Finding]:
     """ "The Quds Brigades, the armed wing of Islamic Jihad, said in a communique ..." and
     "Islamic State said its fighters took the port, in a claim that appeared with photographs"."""
     out = []
-    verbs = view.of("statement_verbs")
+    verbs = view.kinds.get("statement_verbs")
     if not verbs:
         return out
     materials = view.of("material", "channels", "outlet")
@@ -153,7 +204,7 @@ def _statement_in(view: SentenceView, modifiers) -> list[Finding]:
 _CHANNEL_LEAD = ("on", "via", "through", "across", "over", "in")
 
 
-def _own_channel(view: SentenceView) -> list[Finding]:
+def _own_channel(view: SentenceView, modifiers=None) -> list[Finding]:
     """Material put "on its Telegram channel", "via the group's website", "on al-Shabaab's radio"."""
     out = []
     materials = view.of("material", "perpetrator_material")
@@ -161,9 +212,10 @@ def _own_channel(view: SentenceView) -> list[Finding]:
     if not materials and not verbs:
         return out
     text = view.text
-    for ch in view.of("channels"):
+    agents = view.of(*AGENTS)
+    for ch in view.kinds.get("channels", ()):
         owner = None
-        for h in view.of(*AGENTS):
+        for h in agents:
             if h.end <= ch.start and 0 <= _gap(h, ch) <= 2 and (h.key in _PRONOUNS or h.key.endswith("'s") or h.key.endswith("'") or h.kind != "group_references"):
                 if owner is None or h.start > owner.start:
                     owner = h
@@ -202,7 +254,7 @@ def _acting_subject(view: SentenceView, verb: Hit, max_gap: int, modifiers) -> H
         return None
     if subject.kind == "actor" and view.is_modifier(subject, modifiers):
         return None
-    if any(r.start > subject.end and r.end <= verb.start for r in view.of("reporting_subjects")):
+    if any(r.start > subject.end and r.end <= verb.start for r in view.kinds.get("reporting_subjects", ())):
         return None
     return subject
 
@@ -231,7 +283,7 @@ def _channel_follows(view: SentenceView, hit: Hit) -> bool:
 def _passive(view: SentenceView, modifiers) -> list[Finding]:
     out = []
     materials = view.of("material", "perpetrator_material")
-    for verb in view.of("attribution_passive"):
+    for verb in view.kinds.get("attribution_passive", ()):
         key = verb.key
         last = key.rsplit(" ", 1)[-1]
         max_gap = 2 if key == "from" else 4
@@ -264,7 +316,7 @@ def _passive(view: SentenceView, modifiers) -> list[Finding]:
 def _active(view: SentenceView, modifiers) -> list[Finding]:
     out = []
     materials = view.of("material", "perpetrator_material")
-    for verb in view.of("attribution_active"):
+    for verb in view.kinds.get("attribution_active", ()):
         subject = _acting_subject(view, verb, 6, modifiers)
         if subject is None:
             continue
@@ -287,28 +339,33 @@ def _active(view: SentenceView, modifiers) -> list[Finding]:
 def _compound(view: SentenceView, modifiers) -> list[Finding]:
     """ "an ISIS video", "the Islamic State's propaganda footage", "the group's magazine"."""
     out = []
+    materials = view.of("material", "perpetrator_material")
+    text = view.text
     for owner in view.of(*AGENTS):
         if owner.kind == "group_references" and not (owner.key.endswith("'s") or owner.key.endswith("'") or owner.key in _PRONOUNS):
             continue
-        if view.guarded(owner):
+        # material right after the owner first: the guard check (pure, cached) reads more text
+        oend = owner.end
+        wend = owner.wend
+        near = [m for m in materials if m.start >= oend and 0 <= m.word - wend <= 2 and "," not in text[oend:m.start]]
+        if not near or view.guarded(owner):
             continue
-        for m in view.of("material", "perpetrator_material"):
-            if m.start >= owner.end and 0 <= _gap(owner, m) <= 2 and "," not in view.text[owner.end:m.start]:
-                if owner.key in _PRONOUNS and m.key in ("statement", "statements", "report", "post", "posts", "claim", "claims", "message", "announcement", "issue", "edition", "speech", "threat"):
-                    continue  # "its statement" alone is too weak
-                actor = view.actor_of(owner)
-                if actor is None:
-                    continue
-                conf = 0.85 if owner.kind != "group_references" else 0.75
-                out.append(Finding("attribution.owner", (actor,), owner.start, m.end, conf))
-                break
+        for m in near:
+            if owner.key in _PRONOUNS and m.key in ("statement", "statements", "report", "post", "posts", "claim", "claims", "message", "announcement", "issue", "edition", "speech", "threat"):
+                continue  # "its statement" alone is too weak
+            actor = view.actor_of(owner)
+            if actor is None:
+                continue
+            conf = 0.85 if owner.kind != "group_references" else 0.75
+            out.append(Finding("attribution.owner", (actor,), owner.start, m.end, conf))
+            break
     return out
 
 
-def _outlet(view: SentenceView) -> list[Finding]:
+def _outlet(view: SentenceView, modifiers=None) -> list[Finding]:
     """An outlet of a designated group in a reporting relation: "Amaq said", "according to al-Naba"."""
     out = []
-    outlets = view.of("outlet")
+    outlets = view.kinds.get("outlet")
     if not outlets:
         return out
     support = view.of("material", "attribution_passive", "attribution_active", "claim")
@@ -330,9 +387,9 @@ def _outlet(view: SentenceView) -> list[Finding]:
 
 def _claim(view: SentenceView, modifiers) -> list[Finding]:
     out = []
-    if view.of("claim_negators"):
+    if "claim_negators" in view.kinds:
         return out
-    for c in view.of("claim"):
+    for c in view.kinds.get("claim", ()):
         subject = _subject_before(view, c, 6)
         if subject is None:
             # "responsibility was claimed by ISIS" / "claimed by the group"
@@ -346,14 +403,15 @@ def _claim(view: SentenceView, modifiers) -> list[Finding]:
     return out
 
 
-def _perpetrator(view: SentenceView) -> list[Finding]:
+def _perpetrator(view: SentenceView, modifiers=None) -> list[Finding]:
     """An attacker's own manifesto or livestream."""
     out = []
-    mats = view.of("perpetrator_material")
+    kinds = view.kinds
+    mats = kinds.get("perpetrator_material")
     if not mats:
         return out
-    perps = view.of("perpetrators")
-    context = view.of("attacker_context")
+    perps = kinds.get("perpetrators", ())
+    context = kinds.get("attacker_context")
     for m in mats:
         p = next((p for p in perps if abs(p.word - m.word) <= 16), None)
         if p is None:

@@ -29,21 +29,26 @@ def _inside(hit: Hit, spans: list[Hit]) -> bool:
     return any(f.start <= hit.start and hit.end <= f.end for f in spans)
 
 
-def assess(hits: list[Hit], weights: dict[str, tuple[str, float]], cues: dict, depicted_field: bool) -> GraphicFinding | None:
-    """Graphic finding for one sentence, or None."""
-    graphic = [h for h in hits if h.kind == "graphic"]
+def assess(hits: list[Hit], weights: dict[str, tuple[str, float]], cues: dict, depicted_field: bool,
+           kinds: dict[str, list[Hit]] | None = None) -> GraphicFinding | None:
+    """Graphic finding for one sentence, or None. ``kinds``: the same hits grouped by kind, when the caller has them."""
+    if kinds is None:
+        kinds = {}
+        for h in hits:
+            kinds.setdefault(h.kind, []).append(h)
+    graphic = kinds.get("graphic")
     if not graphic:
         return None
-    figurative = [h for h in hits if h.kind == "figurative"]
-    domain = any(h.kind == "figurative_domains" for h in hits)
+    figurative = kinds.get("figurative")
+    domain = "figurative_domains" in kinds
     capable = cues["_figurative_capable"]
     needs_depiction = cues["_extreme_needs_depiction"]
-    depicted = depicted_field or any(h.kind == "depiction" for h in hits)
+    depicted = depicted_field or "depiction" in kinds
     factor = DEPICTION_FACTOR if depicted else 1.0
 
     kept: dict[str, Hit] = {}
     for h in graphic:
-        if _inside(h, figurative):
+        if figurative and _inside(h, figurative):
             continue
         if domain and h.key in capable:
             continue
@@ -52,7 +57,17 @@ def assess(hits: list[Hit], weights: dict[str, tuple[str, float]], cues: dict, d
     if not kept:
         return None
     keys = list(kept)
-    distinct = [k for k in keys if not any(k != o and kept[o].start <= kept[k].start and kept[k].end <= kept[o].end for o in keys)]
+    if len(keys) == 1:
+        distinct = keys
+    else:
+        spans = [(k, h.start, h.end) for k, h in kept.items()]
+        distinct = []
+        for k, start, end in spans:
+            for o, o_start, o_end in spans:
+                if o_start <= start and end <= o_end and o != k:
+                    break
+            else:
+                distinct.append(k)
 
     extreme_score = 0.0
     graphic_score = 0.0

@@ -136,7 +136,7 @@ def build_lexicon(actors_path: Path | None = None, cues_path: Path | None = None
     reporting = frozenset(_norm(p) for p in cues["reporting_verbs"])
     automaton = ahocorasick.Automaton()
     for key, entries in table.items():
-        automaton.add_word(key, (key, tuple(entries)))
+        automaton.add_word(key, _automaton_value(key, tuple(entries)))
     automaton.make_automaton()
     return Lexicon(
         version=version,
@@ -151,6 +151,20 @@ def build_lexicon(actors_path: Path | None = None, cues_path: Path | None = None
         guards=guards,
         reporting=reporting,
     )
+
+
+_NAME_KINDS = ("actor", "actor_cs", "outlet")
+
+
+def _automaton_value(key: str, entries: tuple) -> tuple:
+    """What the automaton returns for ``key``, precomputed once so the matcher does no per-hit work:
+    (key, entries, length, words in the key, entries are names, entries without the names,
+    an entry needs its case checked, the only entry when there is one and its case needs no check)."""
+    is_name = any(k in _NAME_KINDS for k, _ in entries)
+    without_names = tuple(e for e in entries if e[0] not in _NAME_KINDS)
+    case_checked = any(k == "actor_cs" for k, _ in entries)
+    single = entries[0] if len(entries) == 1 and not case_checked else None
+    return (key, entries, len(key), key.count(" ") + 1, is_name, without_names, case_checked, single)
 
 
 @lru_cache(maxsize=1)

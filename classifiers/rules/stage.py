@@ -103,95 +103,108 @@ class RuleStage:
         if ext_findings:
             actors: list[str] = []
             conf_miss = 1.0
-            evidence = []
             for f, fnd in ext_findings:
                 for a in fnd.actors:
                     name = lex.actors[a].reported if a in lex.actors else a
                     if name not in actors:
                         actors.append(name)
                 conf_miss *= 1 - fnd.confidence
-                evidence.append(_evidence(f, fnd.start, fnd.end, f"rule:{fnd.rule}"))
+            evidence = _evidence_list((f, fnd.start, fnd.end, f"rule:{fnd.rule}") for f, fnd in ext_findings)
             conf = round(1 - conf_miss, 4)
             signals.attribution = conf
-            result.votes["extremist_source"] = Vote("extremist_source", conf, actors=actors, evidence=_dedupe(evidence))
+            result.votes["extremist_source"] = Vote("extremist_source", conf, actors=actors, evidence=evidence)
         result.scores["extremist_source"] = signals.attribution
         if graphic_findings:
             severity = "extreme" if any(g.severity == "extreme" for _, g in graphic_findings) else "graphic"
             best = max(g.score for _, g in graphic_findings)
-            evidence = []
-            for f, g in graphic_findings:
-                for h in g.cues:
-                    evidence.append(_evidence(f, h.start, h.end, f"rule:graphic.{g.severity}"))
-            result.votes["graphic_violence"] = Vote("graphic_violence", graphic.confidence(best), severity=severity, evidence=_dedupe(evidence))
+            evidence = _evidence_list((f, h.start, h.end, source) for f, g in graphic_findings
+                                      for source in (f"rule:graphic.{g.severity}",) for h in g.cues)
+            result.votes["graphic_violence"] = Vote("graphic_violence", graphic.confidence(best), severity=severity, evidence=evidence)
         result.scores["graphic_violence"] = min(signals.graphic, 2.0) / 2.0
         result.scores["graphic_extreme"] = min(signals.extreme, 2.0) / 2.0
         if unverified_findings:
             best = max(s for _, s, _ in unverified_findings)
-            evidence = [_evidence(f, h.start, h.end, "rule:unverified.cue") for f, _, hits in unverified_findings for h in hits]
-            result.votes["unverified"] = Vote("unverified", verification.confidence(best), evidence=_dedupe(evidence))
+            evidence = _evidence_list((f, h.start, h.end, "rule:unverified.cue") for f, _, hits in unverified_findings for h in hits)
+            result.votes["unverified"] = Vote("unverified", verification.confidence(best), evidence=evidence)
         result.scores["unverified"] = min(signals.unverified, 2.0) / 2.0
         result.signals = signals  # type: ignore[attr-defined]
         return result, signals
 
     def _field(self, f: Field, fh: FieldHits, signals: RuleSignals, ext_findings, graphic_findings, unverified_findings, last_actor) -> None:
         lex = self.lexicon
+        actors = lex.actors
+        mentioned = signals.mentioned
         text = fh.norm.text
+        is_credit = f.kind == "credit"
+        depicted_field = f.kind in _DEPICTED_KINDS
         last_depiction: int | None = None
+        by_kind = fh.by_kind if fh.by_kind is not None else [_group(hits) for hits in fh.by_sentence]
         for sidx, hits in enumerate(fh.by_sentence):
             if not hits:
                 continue
             sentence_actor = last_actor[0]
-            first_actor = {}
+            kinds = by_kind[sidx]
+            # Named actors and outlets in hit order: mention counts, resolution, the sentence's last actor.
+            actor_hits = kinds.get("actor")
+            outlet_hits = kinds.get("outlet")
+            if actor_hits and outlet_hits:
+                named = [h for h in hits if h.kind == "actor" or h.kind == "outlet"]
+            else:
+                named = actor_hits or outlet_hits or []
+            if named:
+                for h in named:
+                    name = actors[h.payload].reported
+                    mentioned[name] = mentioned.get(name, 0) + 1
+                if actor_hits:
+                    signals.actor_mentions += len(actor_hits)
+                if outlet_hits:
+                    signals.outlet_mentions += len(outlet_hits)
+            if "figurative" in kinds:
+                signals.figurative += len(kinds["figurative"])
+            if "depiction" in kinds:
+                signals.depiction += len(kinds["depiction"])
 
-            def resolve(h: Hit, _sidx=sidx) -> str | None:
-                # nearest named actor before the reference, in this sentence or earlier
-                best = None
-                for a in hits:
-                    if a.kind in ("actor", "outlet") and a.end <= h.start:
-                        best = a.payload
-                return best or sentence_actor
+            finders = attribution.finders_for(kinds) if not _AGENT_KINDS.isdisjoint(kinds) else ()
+            if is_credit or finders:
+                def resolve(h: Hit, _named=named, _fallback=sentence_actor) -> str | None:
+                    # nearest named actor before the reference, in this sentence or earlier
+                    best = None
+                    for a in _named:
+                        if a.end <= h.start:
+                            best = a.payload
+                    return best or _fallback
 
-            for h in hits:
-                if h.kind in ("actor", "outlet"):
-                    name = lex.actors[h.payload].reported
-                    signals.mentioned[name] = signals.mentioned.get(name, 0) + 1
-                if h.kind == "actor":
-                    signals.actor_mentions += 1
-                elif h.kind == "outlet":
-                    signals.outlet_mentions += 1
-                elif h.kind == "figurative":
-                    signals.figurative += 1
-                elif h.kind == "depiction":
-                    signals.depiction += 1
-            kinds = {h.kind for h in hits}
-            view = attribution.SentenceView(hits, text, resolve, lex.guards, lex.reporting)
-            if f.kind == "credit":
-                for h in hits:
-                    if h.kind in ("actor", "outlet") and not view.guarded(h):
-                        ext_findings.append((f, attribution.Finding("attribution.credit", (h.payload,), h.start, h.end, 0.95)))
-            if kinds & _AGENT_KINDS:
-                for fnd in attribution.find(view, self.modifiers):
-                    ext_findings.append((f, fnd))
-                    signals.rules[fnd.rule] = signals.rules.get(fnd.rule, 0) + 1
+                view = attribution.SentenceView(hits, text, resolve, lex.guards, lex.reporting, kinds)
+                if is_credit:
+                    for h in named:
+                        if not view.guarded(h):
+                            ext_findings.append((f, attribution.Finding("attribution.credit", (h.payload,), h.start, h.end, 0.95)))
+                if finders:
+                    rules = signals.rules
+                    modifiers = self.modifiers
+                    for finder in finders:
+                        for fnd in finder(view, modifiers):
+                            ext_findings.append((f, fnd))
+                            rules[fnd.rule] = rules.get(fnd.rule, 0) + 1
             if "depiction" in kinds:
                 last_depiction = sidx
-            # A description goes on past the sentence that names the footage: "The clip shows men
-            # kneeling. Gunmen then open fire." Depiction carries over to the next sentences.
-            depicted = f.kind in _DEPICTED_KINDS or (last_depiction is not None and sidx - last_depiction <= DEPICTION_CARRIES)
-            g = graphic.assess(hits, lex.graphic_weights, lex.cues, depicted) if "graphic" in kinds else None
-            if g is not None:
-                graphic_findings.append((f, g))
-                if g.severity == "extreme":
-                    signals.extreme = max(signals.extreme, g.score)
-                signals.graphic = max(signals.graphic, g.score)
-            score, used = verification.assess(hits, lex.unverified_weights) if "unverified" in kinds else (0.0, [])
-            signals.unverified = max(signals.unverified, score)
-            if score >= verification.THRESHOLD:
-                unverified_findings.append((f, score, used))
-            for h in hits:
-                if h.kind in ("actor", "outlet"):
-                    last_actor[0] = h.payload
-            del first_actor
+            if "graphic" in kinds:
+                # A description goes on past the sentence that names the footage: "The clip shows men
+                # kneeling. Gunmen then open fire." Depiction carries over to the next sentences.
+                depicted = depicted_field or (last_depiction is not None and sidx - last_depiction <= DEPICTION_CARRIES)
+                g = graphic.assess(hits, lex.graphic_weights, lex.cues, depicted, kinds)
+                if g is not None:
+                    graphic_findings.append((f, g))
+                    if g.severity == "extreme":
+                        signals.extreme = max(signals.extreme, g.score)
+                    signals.graphic = max(signals.graphic, g.score)
+            if "unverified" in kinds:
+                score, used = verification.assess(hits, lex.unverified_weights, kinds)
+                signals.unverified = max(signals.unverified, score)
+                if score >= verification.THRESHOLD:
+                    unverified_findings.append((f, score, used))
+            if named:
+                last_actor[0] = named[-1].payload
 
     def _url_actors(self, f: Field) -> list[tuple[str, int, int, str]]:
         """Actors named by a media URL: an outlet's domain, or a handle on a social host."""
@@ -223,18 +236,24 @@ class RuleStage:
         return out
 
 
-def _evidence(f: Field, start: int, end: int, source: str) -> Evidence:
-    s, e = f.norm.span(start, end) if f.kind not in ("url", "source_url") else (start, end)
-    return Evidence(f.name, s, e, f.text[s:e], source)
+def _group(hits: list[Hit]) -> dict[str, list[Hit]]:
+    kinds: dict[str, list[Hit]] = {}
+    for h in hits:
+        kinds.setdefault(h.kind, []).append(h)
+    return kinds
 
 
-def _dedupe(evidence: list[Evidence]) -> list[Evidence]:
+def _evidence_list(spans) -> list[Evidence]:
+    """Evidence for (field, normalised start, end, source) spans, offsets mapped back to the field's
+    text (URL fields are matched raw), the first of each (field, start, end) kept; only kept ones are built."""
     seen = set()
     out = []
-    for ev in evidence:
-        key = (ev.field, ev.start, ev.end)
+    for f, start, end, source in spans:
+        if f.kind not in ("url", "source_url"):
+            start, end = f.norm.span(start, end)
+        key = (f.name, start, end)
         if key in seen:
             continue
         seen.add(key)
-        out.append(ev)
+        out.append(Evidence(f.name, start, end, f.text[start:end], source))
     return out

@@ -13,8 +13,14 @@ from classifiers.rules.matcher import Hit
 THRESHOLD = 0.8
 
 
-def assess(hits: list[Hit], weights: dict[str, float]) -> tuple[float, list[Hit]]:
-    cues = [h for h in hits if h.kind == "unverified"]
+def assess(hits: list[Hit], weights: dict[str, float], kinds: dict[str, list[Hit]] | None = None) -> tuple[float, list[Hit]]:
+    """``kinds``: the same hits grouped by kind, when the caller has them."""
+    if kinds is None:
+        cues = [h for h in hits if h.kind == "unverified"]
+        negated = any(h.kind == "verified_negators" for h in hits)
+    else:
+        cues = list(kinds.get("unverified", ()))
+        negated = "verified_negators" in kinds
     if not cues:
         return 0.0, []
     # keep the longest cue at each place
@@ -24,7 +30,6 @@ def assess(hits: list[Hit], weights: dict[str, float]) -> tuple[float, list[Hit]
         if kept and h.start < kept[-1].end:
             continue
         kept.append(h)
-    negated = any(h.kind == "verified_negators" for h in hits)
     score = 0.0
     seen: set[str] = set()
     used = []

@@ -48,8 +48,12 @@ def main(argv=None) -> int:
     from service.config import Settings
     from service.services import load_classifier
 
+    import gc
+
     full = Moderator(classifier=load_classifier(Settings()))
     rules = Moderator(classifier=None, mode="rules")
+    gc.collect()
+    gc.freeze()  # as the service does after loading (service/main.py)
     print(f"{'article':<14} {'stages':<8} {'items/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
     for words, repeat in ((100, 2000), (800, 1000), (5000, 200)):
         item = article(words)

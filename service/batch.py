@@ -13,14 +13,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 _MODERATOR = None
+_validate_item = None  # service.cli._validate_item, bound in each worker by _init
 CHUNK = 64
 
 
 def _init(rules_only: bool, banks: bool = False) -> None:
-    global _MODERATOR
-    from service.cli import _moderator
+    import gc
+
+    global _MODERATOR, _validate_item
+    from service.cli import _moderator, _validate_item
 
     _MODERATOR = _moderator(rules_only, banks=banks)  # banks: each worker loads the hash banks once
+    gc.collect()
+    gc.freeze()  # the models and lexicons stay out of the collector's full passes (as in the service)
 
 
 def _work(lines: list[bytes]) -> list[bytes]:
@@ -28,8 +33,6 @@ def _work(lines: list[bytes]) -> list[bytes]:
     for line in lines:
         try:
             item = orjson.loads(line)
-            from service.cli import _validate_item
-
             result = _MODERATOR.moderate(_validate_item(item, item.get("id", "?")) if isinstance(item, dict) else {})
         except Exception as exc:  # one bad line must not stop the batch
             ident = None

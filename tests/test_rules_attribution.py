@@ -105,3 +105,33 @@ def test_a_branch_named_after_its_parent_is_reported_as_the_parent():
     vote = result.votes["extremist_source"]
     assert vote.actors == ["Islamic State"]
     assert "Islamic State West Africa Province" in vote.evidence[0].text
+
+
+@pytest.mark.parametrize("body,actor", [
+    # a leader's or spokesman's recording is the group's material
+    ("In a videotape broadcast by al-Jazeera, Ayman al-Zawahiri said the US faced defeat.", "al-Qaeda"),
+    ("Osama bin Laden's deputy proclaimed in a videotape broadcast Thursday that the US would be defeated.", "al-Qaeda"),
+    ("A new audio message from Abu Bakr al-Baghdadi urged followers to keep fighting.", "Islamic State"),
+    # a group the item does not name, known by its kind or by where it posted
+    ("The kidnappers demanded a ransom, according to a statement posted on an Islamic Web site.", None),
+    ("A video posted on a jihadist forum on Monday shows the hostage pleading for his life.", None),
+    ("The Iraqi kidnappers of two engineers said in a video statement they would free them.", None),
+])
+def test_leaders_and_unnamed_militant_groups_are_attributed(rules, body, actor):
+    """An unnamed group labels the item, but names no actor (the policy's actors are the groups identified)."""
+    assert ext(rules, body) == ([actor] if actor else []), body
+
+
+@pytest.mark.parametrize("body", [
+    "US forces killed Osama bin Laden in Abbottabad in 2011.",
+    "Islamist militants killed 12 soldiers in an ambush, the army said.",
+    "Police arrested three suspected Islamist militants in a raid on Tuesday.",
+    "A biography of Zarqawi published this year traces his path from Jordan to Iraq.",
+])
+def test_a_leader_or_militants_mentioned_is_not_attribution(rules, body):
+    assert ext(rules, body) is None, body
+
+
+def test_a_named_group_is_reported_beside_an_unnamed_source(rules):
+    body = "AQIM said in a statement posted on a jihadist forum that it held the two hostages."
+    assert ext(rules, body) == ["al-Qaeda in the Islamic Maghreb"]

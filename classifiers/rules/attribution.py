@@ -40,15 +40,16 @@ def _gap(first: Hit, second: Hit) -> int:
 class SentenceView:
     """The hits of one sentence, with the helpers the finders share."""
 
-    __slots__ = ("hits", "guards", "reporting", "text", "resolve", "kinds", "_of", "_guarded")
+    __slots__ = ("hits", "guards", "reporting", "text", "resolve", "kinds", "unnamed", "_of", "_guarded")
 
     def __init__(self, hits: list[Hit], text: str, resolve, guards: frozenset[str] = frozenset(), reporting: frozenset[str] = frozenset(),
-                 kinds: dict[str, list[Hit]] | None = None):
+                 kinds: dict[str, list[Hit]] | None = None, unnamed: frozenset[str] = frozenset()):
         self.hits = hits
         self.guards = guards
         self.reporting = reporting
         self.text = text  # the field's normalised text
         self.resolve = resolve  # group reference -> actor id or None
+        self.unnamed = unnamed  # ids of the stand-ins for groups an item does not name
         if kinds is None:  # the hits by kind, in hit order (the rule stage passes the ones it built)
             kinds = {}
             for h in hits:
@@ -134,7 +135,14 @@ def find(view: SentenceView, modifiers: frozenset[str]) -> list[Finding]:
     out: list[Finding] = []
     for finder in finders_for(view.kinds):
         out.extend(finder(view, modifiers))
+    if not out and may_say(view.kinds):
+        out.extend(says(view, modifiers))
     return out
+
+
+def may_say(kinds) -> bool:
+    """Whether ``says`` can find anything: a statement verb and a named or unnamed group."""
+    return "statement_verbs" in kinds and ("actor" in kinds or "outlet" in kinds)
 
 
 def finders_for(kinds: dict[str, list[Hit]] | set[str]) -> list:
@@ -198,6 +206,43 @@ def _statement_in(view: SentenceView, modifiers) -> list[Finding]:
                 if actor is not None:
                     out.append(Finding("attribution.statement", (actor,), subject.start, m.end, 0.85))
                 break
+    return out
+
+
+# Verbs that put a group's own words into the item ("al-Shabaab said its fighters ...").
+# A named group needs a verb of its own messaging (claimed, threatened, vowed ...); a plain "said" of a
+# named group is mostly background ("Hezbollah has said it will cooperate"). A group the item does not
+# name ("kidnappers", "a group calling itself ...") is only ever in the news through what it says.
+_CLAIMS = frozenset(("claimed", "claims", "threatened", "vowed", "vows", "warned", "warns", "declared", "declares",
+                     "demanded", "demands", "proclaimed", "proclaims"))
+_SAYS = _CLAIMS | frozenset(("said", "says", "announced", "announces"))
+
+
+def says(view: SentenceView, modifiers) -> list[Finding]:
+    """ "Al-Shabaab claimed its fighters killed 20 soldiers": the group itself is the subject of a statement verb.
+
+    Run on a sentence where no other finder found anything.
+
+    The subject must stand right before the verb in the same clause (no comma between, at most
+    three words such as "spokesman Abu Obeida"), so "Hamas violated the truce, Israel said" does not count.
+    """
+    out = []
+    text = view.text
+    for verb in view.of("statement_verbs"):
+        if verb.key not in _SAYS:
+            continue
+        subject = _acting_subject(view, verb, 6, modifiers)
+        if subject is None or subject.kind == "group_references" or subject.key.endswith(("'s", "'")):
+            continue
+        between = text[subject.end:verb.start]
+        # the group's name follows "a group calling itself"; otherwise at most three words ("spokesman Abu Obeida")
+        if _gap(subject, verb) > (6 if subject.key.endswith("calling itself") else 3) or any(c in between for c in ",;:()\""):
+            continue
+        if between.rstrip().endswith((" not", " never", "n't", " no")):
+            continue
+        actor = view.actor_of(subject)
+        if actor is not None and (verb.key in _CLAIMS or actor in view.unnamed):
+            out.append(Finding("attribution.says", (actor,), subject.start, verb.end, 0.7))
     return out
 
 

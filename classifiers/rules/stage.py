@@ -67,6 +67,9 @@ class RuleStage:
         unknown = [a for a in unknown if a not in self.lexicon.actors]
         if unknown:
             raise ValueError(f"media_sources.json names actors that actors.json does not match: {unknown}")
+        # The stand-in for groups an item does not name (kind "unnamed"): its ids, and its name, never reported.
+        self._unnamed_ids = frozenset(a.id for a in self.lexicon.actors.values() if a.kind == "unnamed")
+        self._unnamed = frozenset(self.lexicon.actors[a].reported for a in self._unnamed_ids)
         cues = self.lexicon.cues
         cues.setdefault("_figurative_capable", frozenset(" ".join(normalise(p).text.split()) for p in cues["figurative_capable"]))
         cues.setdefault("_extreme_needs_depiction", frozenset(" ".join(normalise(p).text.split()) for p in cues["extreme_needs_depiction"]))
@@ -109,6 +112,9 @@ class RuleStage:
                     if name not in actors:
                         actors.append(name)
                 conf_miss *= 1 - fnd.confidence
+            # The policy's actors are the organisations identified: a group the item does not name is
+            # evidence for the label but not an actor ("a violent extremist group" in the disclaimer).
+            actors = [a for a in actors if a not in self._unnamed]
             evidence = _evidence_list((f, fnd.start, fnd.end, f"rule:{fnd.rule}") for f, fnd in ext_findings)
             conf = round(1 - conf_miss, 4)
             signals.attribution = conf
@@ -153,8 +159,9 @@ class RuleStage:
                 named = actor_hits or outlet_hits or []
             if named:
                 for h in named:
-                    name = actors[h.payload].reported
-                    mentioned[name] = mentioned.get(name, 0) + 1
+                    actor = actors[h.payload]
+                    if actor.kind != "unnamed":
+                        mentioned[actor.reported] = mentioned.get(actor.reported, 0) + 1
                 if actor_hits:
                     signals.actor_mentions += len(actor_hits)
                 if outlet_hits:
@@ -165,7 +172,8 @@ class RuleStage:
                 signals.depiction += len(kinds["depiction"])
 
             finders = attribution.finders_for(kinds) if not _AGENT_KINDS.isdisjoint(kinds) else ()
-            if is_credit or finders:
+            may_say = attribution.may_say(kinds)
+            if is_credit or finders or may_say:
                 def resolve(h: Hit, _named=named, _fallback=sentence_actor) -> str | None:
                     # nearest named actor before the reference, in this sentence or earlier
                     best = None
@@ -174,16 +182,21 @@ class RuleStage:
                             best = a.payload
                     return best or _fallback
 
-                view = attribution.SentenceView(hits, text, resolve, lex.guards, lex.reporting, kinds)
+                view = attribution.SentenceView(hits, text, resolve, lex.guards, lex.reporting, kinds, self._unnamed_ids)
                 if is_credit:
                     for h in named:
                         if not view.guarded(h):
                             ext_findings.append((f, attribution.Finding("attribution.credit", (h.payload,), h.start, h.end, 0.95)))
-                if finders:
+                if finders or may_say:
                     rules = signals.rules
                     modifiers = self.modifiers
+                    found = len(ext_findings)
                     for finder in finders:
                         for fnd in finder(view, modifiers):
+                            ext_findings.append((f, fnd))
+                            rules[fnd.rule] = rules.get(fnd.rule, 0) + 1
+                    if may_say and len(ext_findings) == found:  # only where nothing else was found
+                        for fnd in attribution.says(view, modifiers):
                             ext_findings.append((f, fnd))
                             rules[fnd.rule] = rules.get(fnd.rule, 0) + 1
             if "depiction" in kinds:

@@ -1,6 +1,7 @@
 """HTTP: ``/v1/moderate`` against a bare echo route, side by side, on one server.
 
-    python -m bench.http [--workers 1 2] [--seconds 10] [--no-ids]
+    python -m bench.http [--workers 1 2] [--seconds 10] [--no-ids] [--postgres URL]
+    python -m bench.http --store-cost [--postgres URL]   # SQL statements and CPU per stored result
 
 ``create_bench_app`` (an app factory for ``uvicorn --factory``) builds the real
 application with ``service.app.create_app`` and adds ``POST /bench/echo``: an
@@ -14,7 +15,8 @@ Load: wrk when it is on PATH and ``BENCH_LOAD`` is not ``httpx`` (one thread,
 32 connections, a Lua script that posts a pool of 64 varied 800-word articles,
 sends the API key when auth is on, stops at a request count and at a
 duration), else a closed-loop httpx client bounded the same way. Items carry no ``id``, so nothing is stored; the
-``moderate+id`` rows give every request a fresh id (one SQLite write each).
+``moderate+id`` rows give every request a fresh id (one SQLite write each; with ``--postgres URL``, one
+write to a scratch database created on that server and dropped afterwards).
 
 Everything started here is stopped (its own process group) on exit or error.
 """
@@ -22,6 +24,7 @@ Everything started here is stopped (its own process group) on exit or error.
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import os
 import random
@@ -63,6 +66,9 @@ def create_bench_app():
     bench_echo.__annotations__ = {"item": ContentItem, "return": JsonResponse}  # resolved, not strings (PEP 563)
 
     app.add_api_route(ECHO_PATH, bench_echo, methods=["POST"], include_in_schema=False)
+    # As service/main.py does for `modlabel serve`: what start-up loaded is left out of the collector's full passes.
+    gc.collect()
+    gc.freeze()
     return app
 
 
@@ -74,11 +80,36 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def server_env(data_dir: Path) -> dict:
+def server_env(data_dir: Path, database_url: str | None = None) -> dict:
     env = scan_env(data_dir)
     env["MODLABEL_RATE_LIMIT_PER_MINUTE"] = RATE_LIMIT_OFF
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    if database_url:  # a server database instead of the embedded SQLite (``--postgres``)
+        env["DATABASE_URL"] = database_url
+        env["MODLABEL_MIGRATE_ON_START"] = "true"
     return env
+
+
+@contextmanager
+def scratch_postgres(server_url: str | None):
+    """A fresh database ``modlabel_bench_<random>`` on ``server_url`` (dropped afterwards); None without a URL."""
+    if not server_url:
+        yield None
+        return
+    import secrets as _secrets
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(server_url.replace("postgresql+psycopg://", "postgresql://"))
+    name = f"modlabel_bench_{_secrets.token_hex(4)}"
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def auth_required() -> bool:
@@ -426,7 +457,7 @@ def try_create_api_key(env: dict) -> str | None:
 
 
 @contextmanager
-def bench_server(workers: int, tmp: Path, key: str | None = None):
+def bench_server(workers: int, tmp: Path, key: str | None = None, database_url: str | None = None):
     """A started server and the API key to use (None when auth is off): ``with bench_server(1, tmp) as (server, key)``.
 
     With auth on, the key comes from ``modlabel keys create --role admin`` (its last line), else from the
@@ -434,7 +465,7 @@ def bench_server(workers: int, tmp: Path, key: str | None = None):
     """
     data = tmp / "data"
     data.mkdir(exist_ok=True)
-    env = server_env(data)
+    env = server_env(data, database_url)
     if key is None and auth_required():
         key = try_create_api_key(env)
     body = orjson.dumps(news_item(random.Random(0), 100))
@@ -452,16 +483,16 @@ def bench_server(workers: int, tmp: Path, key: str | None = None):
 # -- the benchmark -------------------------------------------------------------------------------
 
 def run(workers: tuple[int, ...] = (1, 2), seconds: float = 10.0, with_ids: bool = True,
-        warmup_seconds: float = 2.0, limit: int = 200_000) -> dict:
+        warmup_seconds: float = 2.0, limit: int = 200_000, postgres: str | None = None) -> dict:
     rows = []
-    with tempfile.TemporaryDirectory(prefix="modlabel-bench-http-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="modlabel-bench-http-") as tmp, scratch_postgres(postgres) as database_url:
         tmp = Path(tmp)
         items = [news_item(random.Random(1000 + i), 800) for i in range(64)]
         bodies = write_bodies(tmp / "bodies.jsonl", items)
         payload = sum(len(orjson.dumps(it)) for it in items) / len(items)
         auth, key = False, None
         for n in workers:
-            with bench_server(n, tmp, key) as (server, key):
+            with bench_server(n, tmp, key, database_url) as (server, key):
                 auth = auth or key is not None
                 kw = {"key": key, "limit": limit}
                 load(server.url, MODERATE_PATH, bodies, seconds=warmup_seconds, **kw)
@@ -480,7 +511,9 @@ def run(workers: tuple[int, ...] = (1, 2), seconds: float = 10.0, with_ids: bool
                         r = load(server.url, path, bodies, seconds=seconds, with_ids=ids, **kw)
                         used = [cpu_seconds(pid) - b for pid, b in zip(pids, before)]
                         share = max(used) / sum(used) if sum(used) > 0 else 1.0
-                        r.update(route=name, workers=n, busiest_worker_share=share, reruns=attempt)
+                        # Server CPU per answered request: unlike req/s, hardly moved by what else runs on the machine.
+                        cpu_ms = 1000 * sum(used) / r["requests"] if r["requests"] else float("nan")
+                        r.update(route=name, workers=n, busiest_worker_share=share, reruns=attempt, cpu_ms=cpu_ms)
                         if name not in result or share < result[name]["busiest_worker_share"]:
                             result[name] = r
                         if share <= 0.75:
@@ -491,7 +524,53 @@ def run(workers: tuple[int, ...] = (1, 2), seconds: float = 10.0, with_ids: bool
                 r["rss_mb"] = max(rss)
                 rows.append(r)
     return {"rows": rows, "payload_bytes": payload, "auth": auth, "tool": rows[0]["tool"] if rows else "",
-            "connections": CONNECTIONS, "seconds": seconds}
+            "connections": CONNECTIONS, "seconds": seconds, "database": "postgresql" if postgres else "sqlite"}
+
+
+def store_cost(n: int = 200, postgres: str | None = None) -> list[dict]:
+    """In-process cost of storing one ``/v1/moderate`` result (``Services._store_api_result``, one transaction).
+
+    SQL statements counted with an SQLAlchemy ``before_cursor_execute`` hook (SQLite's ``BEGIN IMMEDIATE``
+    included; psycopg's implicit BEGIN and the COMMIT are not), and CPU per store, for items that are new,
+    re-sent with the same content, and re-sent with changed content. Results come from the shipped pipeline.
+    """
+    from sqlalchemy import event
+
+    from service.config import Settings
+    from service.services import Services
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="modlabel-bench-store-") as tmp, scratch_postgres(postgres) as url:
+        values = {"data_dir": Path(tmp), "outbox_enabled": False, "migrate_on_start": True, "bootstrap_admin": False}
+        if url:
+            values["DATABASE_URL"] = url
+        services = Services(Settings(**values))
+        services.storage.migrate()
+        statements: list[str] = []
+        event.listen(services.storage.engine, "before_cursor_execute",
+                     lambda _conn, _cursor, statement, *_args: statements.append(statement))
+        pool = [news_item(random.Random(1000 + i), 800) for i in range(16)]
+
+        def results(suffix: str = "") -> list[tuple[dict, dict]]:
+            items = [{**pool[i % len(pool)], "id": f"item-{i}", "publisher": "default",
+                      "title": pool[i % len(pool)].get("title", "") + suffix} for i in range(n)]
+            return [(it, services.moderator.moderate(it)) for it in items]
+
+        for it, res in results()[:10]:  # warm-up, on ids of their own
+            services._store_api_result("default", "warm-" + it["id"], res, it, "bench")
+        for case, pairs in (("new item", results()), ("same content again", None), ("changed content", results(" (updated)"))):
+            pairs = pairs if pairs is not None else rows[-1]["pairs"]
+            statements.clear()
+            cpu = time.process_time()
+            for it, res in pairs:
+                services._store_api_result("default", it["id"], res, it, "bench")
+            cpu = time.process_time() - cpu
+            rows.append({"case": case, "pairs": pairs, "statements": len(statements) / len(pairs),
+                         "cpu_ms": 1000 * cpu / len(pairs), "kinds": sorted({" ".join(st.split()[:3]) for st in statements})})
+        services.storage.dispose()
+    for row in rows:
+        del row["pairs"]
+    return rows
 
 
 def main(argv=None) -> int:
@@ -501,14 +580,25 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--no-ids", action="store_true")
+    ap.add_argument("--postgres", metavar="URL", help="store in a scratch database created (and dropped) on this "
+                    "PostgreSQL server, e.g. postgresql://postgres@127.0.0.1:5432/postgres, instead of SQLite")
+    ap.add_argument("--store-cost", action="store_true", help="instead of the HTTP runs: SQL statements and CPU per "
+                    "stored result, in this process (with --postgres: on a scratch database there)")
     args = ap.parse_args(argv)
-    res = run(tuple(args.workers), args.seconds, not args.no_ids)
+    if args.store_cost:
+        print(f"{'case':<20} {'statements':>10} {'CPU ms':>7}  (database {'postgresql' if args.postgres else 'sqlite'})")
+        for row in store_cost(postgres=args.postgres):
+            print(f"{row['case']:<20} {row['statements']:>10.1f} {row['cpu_ms']:>7.2f}  {'; '.join(row['kinds'])}")
+        return 0
+    res = run(tuple(args.workers), args.seconds, not args.no_ids, postgres=args.postgres)
     print(f"load: {res['tool']}, {res['connections']} connections, {res['seconds']:g} s per row, "
-          f"~{res['payload_bytes'] / 1024:.1f} KB JSON (800-word articles), auth {'on' if res['auth'] else 'off'}")
-    print(f"{'route':<12} {'workers':>7} {'requests':>9} {'req/s':>8} {'ratio':>6} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+          f"~{res['payload_bytes'] / 1024:.1f} KB JSON (800-word articles), auth {'on' if res['auth'] else 'off'}, "
+          f"database {res['database']}")
+    print(f"{'route':<12} {'workers':>7} {'requests':>9} {'req/s':>8} {'ratio':>6} {'p50 ms':>8} {'p99 ms':>8} "
+          f"{'CPU ms/req':>10} {'errors':>7}")
     for r in res["rows"]:
         print(f"{r['route']:<12} {r['workers']:>7} {r['requests']:>9} {r['rps']:>8.0f} {r['ratio']:>6.2f} "
-              f"{r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['errors'] + r['non_200']:>7}")
+              f"{r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['cpu_ms']:>10.2f} {r['errors'] + r['non_200']:>7}")
     return 0
 
 

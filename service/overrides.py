@@ -23,6 +23,7 @@ import copy
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from classifiers.document import build_document
@@ -40,6 +41,7 @@ OPEN = (PENDING, ACTIVE)
 # The newest of these decides whether an automated result must wait for a moderator.
 _DECISIVE = (ACTIVE, WITHDRAWN, STALE, EXPIRED)
 _LABEL_ORDER = [name.value for name in LabelName]
+_OVERRIDES_READ = 50  # the newest overrides an automated result is weighed against
 
 
 @dataclass
@@ -85,9 +87,11 @@ def _iso(value: datetime | None) -> str | None:
 
 def overrides_of(session: Session, *, publisher: str, item_id: str, limit: int = 50) -> list[Override]:
     """The item's overrides, newest first."""
-    query = (select(Override).where(Override.publisher == publisher, Override.item_id == item_id)
-             .order_by(col(Override.id).desc()).limit(limit))
-    return list(session.exec(query).all())
+    return list(session.scalars(_OVERRIDES_OF, {"publisher": publisher, "item_id": item_id, "limit": limit}).all())
+
+
+_OVERRIDES_OF = (select(Override).where(Override.publisher == bindparam("publisher"), Override.item_id == bindparam("item_id"))
+                 .order_by(col(Override.id).desc()).limit(bindparam("limit")))  # built once
 
 
 def _get_item(session: Session, publisher: str, item_id: str) -> Item:
@@ -121,12 +125,12 @@ def store_automated(session: Session, *, publisher: str, item_id: str, result: d
     """
     now = now or utcnow()
     content_hash = result["content_hash"]
-    if session.get_bind().dialect.name == "postgresql":
-        # Lock (or create) the item first, so an override being recorded concurrently is seen whole
-        # (SQLite transactions are serialised already).
-        item_queries.lock_item(session, publisher=publisher, item_id=item_id, content_hash=content_hash,
-                               decision=result["decision"])
-    rows = overrides_of(session, publisher=publisher, item_id=item_id)
+    # Lock (or create) the item first, so an override being recorded concurrently is seen whole
+    # (SQLite transactions are serialised already); ``store_result`` below works on this lock.
+    locked = item_queries.lock_item(session, publisher=publisher, item_id=item_id, content_hash=content_hash,
+                                    decision=result["decision"])
+    new_item = locked[1]  # created just now: nothing can refer to it yet
+    rows = [] if new_item else overrides_of(session, publisher=publisher, item_id=item_id, limit=_OVERRIDES_READ)
     for row in rows:
         if row.status in OPEN and row.expires_at is not None and row.expires_at <= now:
             _set_status(session, row, EXPIRED, actor="system", action=audit.OVERRIDE_EXPIRE)  # the new result follows
@@ -145,7 +149,8 @@ def store_automated(session: Session, *, publisher: str, item_id: str, result: d
     elif pending is not None:
         context = {**context_dict(pending), "applied": False}
     item_queries.store_result(session, publisher=publisher, item_id=item_id, result=answer, source=source,
-                              content=content, actor=actor, delivery_id=delivery_id)
+                              content=content, actor=actor, delivery_id=delivery_id, locked=locked,
+                              overrides=rows if len(rows) < _OVERRIDES_READ else None)  # None: maybe not all of them
     if context is not None and context["applied"]:
         item = _get_item(session, publisher, item_id)
         current = item_queries.current_result(session, item)

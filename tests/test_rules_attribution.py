@@ -64,8 +64,21 @@ def test_wire_credit_is_not_attribution(rules):
     assert "extremist_source" not in rules.run(doc).votes
 
 
-def test_attacker_manifesto_is_attribution(rules):
-    assert ext(rules, "The gunman posted a manifesto online minutes before the attack on the mosque.") == []
+def test_attacker_manifesto_is_left_to_the_classifier(rules):
+    """An attacker's material near the attacker is as often a mention as a source: a signal, not a vote."""
+    doc = build_document({"body": "The gunman posted a manifesto online minutes before the attack on the mosque."})
+    result, signals = rules.analyse(doc)
+    assert "extremist_source" not in result.votes and signals.attribution > 0.5
+
+
+@pytest.mark.parametrize("body,labels", [
+    ("The group's videos have drawn fewer viewers since 2019, researchers said.", False),
+    ("Islamic State's propaganda has moved to smaller platforms.", False),
+    ("A new Islamic State video shows the aftermath of airstrikes on the town.", True),
+    ("An al-Shabaab video shows fighters training in southern Somalia.", True),
+])
+def test_owning_a_kind_of_material_is_a_signal_and_owning_an_item_labels(rules, body, labels):
+    assert (ext(rules, body) is not None) == labels, body
 
 
 def test_lexicon_version_is_reported(rules):

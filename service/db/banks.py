@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func
+from sqlalchemy import bindparam, delete, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -160,9 +160,14 @@ def window_start(seconds: int) -> datetime:
 # -- stored media hashes (retroactive matching) --------------------------------------------
 
 
-def store_item_media(session: Session, *, item_pk: int, content_hash: str, media: list[dict] | None) -> None:
-    """Replace the item's stored media hashes with those of its latest content."""
-    session.exec(delete(ItemMedia).where(col(ItemMedia.item_pk) == item_pk))  # type: ignore[call-overload]
+_DELETE_ITEM_MEDIA = delete(ItemMedia).where(col(ItemMedia.item_pk) == bindparam("item_pk"))  # built once
+
+
+def store_item_media(session: Session, *, item_pk: int, content_hash: str, media: list[dict] | None,
+                     replace: bool = True) -> None:
+    """Replace the item's stored media hashes with those of its latest content (``replace=False``: it has none yet)."""
+    if replace:
+        session.connection().execute(_DELETE_ITEM_MEDIA, {"item_pk": item_pk})
     seen = set()
     now = utcnow()
     for position, m in enumerate(media or []):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
@@ -9,19 +10,30 @@ from service.db.moderation_models import ItemContent
 from service.db.models import utcnow
 
 
-def save_content(session: Session, *, item_pk: int, content_hash: str, content: dict) -> None:
-    """Keep ``content`` for (item, hash) unless already kept (the same hash means the same content)."""
-    known = select(ItemContent.id).where(ItemContent.item_pk == item_pk, ItemContent.content_hash == content_hash)
-    if session.exec(known).first() is not None:
-        return  # the usual case for a re-sent item: no need to ship the body to the database again
-    dialect = session.get_bind().dialect.name
+def _insert_statement(dialect: str):
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(ItemContent.__table__).on_conflict_do_nothing(index_elements=["item_pk", "content_hash"])  # type: ignore[attr-defined]
+
+
+# Built once: building a statement costs more than running it.
+_INSERT = {name: _insert_statement(name) for name in ("postgresql", "sqlite")}
+_KNOWN = select(ItemContent.id).where(ItemContent.item_pk == bindparam("item_pk"),
+                                      ItemContent.content_hash == bindparam("content_hash")).limit(1)
+
+
+def save_content(session: Session, *, item_pk: int, content_hash: str, content: dict, check_first: bool = True) -> None:
+    """Keep ``content`` for (item, hash) unless already kept (the same hash means the same content).
+
+    ``check_first``: look before inserting (worth it when the content is probably kept, as for
+    a re-sent item: the body is not shipped to the database again); else insert at once.
+    """
+    conn = session.connection()
+    if check_first and conn.execute(_KNOWN, {"item_pk": item_pk, "content_hash": content_hash}).first() is not None:
+        return  # the usual case for a re-sent item: no need to ship the body to the database again
     title = content.get("title")
-    stmt = insert(ItemContent).values(
-        item_pk=item_pk, content_hash=content_hash, title=title if isinstance(title, str) else None,
-        content=content, created_at=utcnow(),
-    ).on_conflict_do_nothing(index_elements=["item_pk", "content_hash"])
-    session.exec(stmt)  # type: ignore[call-overload]
+    conn.execute(_INSERT[conn.dialect.name], {
+        "item_pk": item_pk, "content_hash": content_hash, "title": title if isinstance(title, str) else None,
+        "content": content, "created_at": utcnow()})
 
 
 def get_content(session: Session, *, item_pk: int, content_hash: str) -> dict | None:

@@ -107,6 +107,10 @@ def section_a(quick: bool) -> None:
 
     full = Moderator(classifier=load_classifier(Settings()))
     rules = Moderator(classifier=None, mode="rules")
+    import gc
+
+    gc.collect()
+    gc.freeze()  # as serving processes do after loading (service/main.py): no full passes over the models
     scale = 10 if quick else 1
     cases = [(f"{w} words", article(w), r // scale) for w, r in ((100, 1000), (800, 500), (5000, 100))]
     cases.append(("800 words, varied", news_item(random.Random(42), 800, media=False), 300 // scale))

@@ -12,15 +12,16 @@ evidence offsets, disclaimers, decision).
 from __future__ import annotations
 
 import argparse
-import csv
 import random
 import sys
 from pathlib import Path
 
 import orjson
 
+from bench.false_positives import DATA as AG_NEWS
+from bench.false_positives import rows
+
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared" / "data"
 SOURCES = ["data/corpus/*.jsonl", "data/eval/dev.jsonl", "data/calibration/*.jsonl"]
 
 
@@ -37,14 +38,11 @@ def items() -> list[tuple[str, dict]]:
     rng = random.Random(7)
     for n in range(200):
         out.append((f"varied:{n}", news_item(rng, rng.choice((100, 400, 800, 1500, 5000)))))
-    ag = SHARED / "ag_news_test.csv"
-    if ag.exists():
-        with ag.open(encoding="utf-8", newline="") as f:
-            for n, row in enumerate(csv.reader(f)):
-                if n >= 3000:
-                    break
-                if len(row) >= 3:
-                    out.append((f"ag:{n}", {"title": row[1], "body": row[2]}))
+    if AG_NEWS.exists():
+        for n, (_, title, desc) in enumerate(rows(AG_NEWS)):
+            if n >= 3000:
+                break
+            out.append((f"ag:{n}", {"title": title, "body": desc}))
     return out
 
 

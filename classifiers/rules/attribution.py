@@ -131,9 +131,11 @@ def _last_words(guards: frozenset[str]) -> frozenset[str]:
     return got
 
 
-def find(view: SentenceView, modifiers: frozenset[str]) -> list[Finding]:
+def find(view: SentenceView, modifiers: frozenset[str], finders: list | None = None) -> list[Finding]:
+    """Every finding in one sentence; ``finders`` is ``finders_for(view.kinds)`` when the caller has it.
+    ``says`` runs only where no other finder found anything."""
     out: list[Finding] = []
-    for finder in finders_for(view.kinds):
+    for finder in finders_for(view.kinds) if finders is None else finders:
         out.extend(finder(view, modifiers))
     if not out and may_say(view.kinds):
         out.extend(says(view, modifiers))

@@ -159,12 +159,11 @@ _NAME_KINDS = ("actor", "actor_cs", "outlet")
 def _automaton_value(key: str, entries: tuple) -> tuple:
     """What the automaton returns for ``key``, precomputed once so the matcher does no per-hit work:
     (key, entries, length, words in the key, entries are names, entries without the names,
-    an entry needs its case checked, the only entry when there is one and its case needs no check)."""
+    an entry needs its case checked)."""
     is_name = any(k in _NAME_KINDS for k, _ in entries)
     without_names = tuple(e for e in entries if e[0] not in _NAME_KINDS)
     case_checked = any(k == "actor_cs" for k, _ in entries)
-    single = entries[0] if len(entries) == 1 and not case_checked else None
-    return (key, entries, len(key), key.count(" ") + 1, is_name, without_names, case_checked, single)
+    return (key, entries, len(key), key.count(" ") + 1, is_name, without_names, case_checked)
 
 
 @lru_cache(maxsize=1)

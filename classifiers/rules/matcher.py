@@ -79,14 +79,13 @@ def scan(lex: Lexicon, norm: Normalised) -> FieldHits:
     count = (text.replace("\n", " ") if "\n" in text else text).count
     for start, neg_end, value in raw:
         end = -neg_end
-        key, entries, _, n_words, is_name, without_names, case_checked, single = value
+        key, entries, _, n_words, is_name, without_names, case_checked = value
         if is_name:
             if end <= cover_end:
                 entries = without_names
                 if not entries:
                     continue
                 case_checked = False
-                single = None
             else:
                 cover_end = end
         if start != pos:
@@ -100,16 +99,6 @@ def scan(lex: Lexicon, norm: Normalised) -> FieldHits:
         if sidx < 0:
             continue
         wend = word + n_words
-        if single is not None:  # the common case: one entry, no case check
-            kind = single[0]
-            hit = Hit(kind, single[1], key, start, end, word, sidx, wend)
-            bucket.append(hit)
-            group = groups.get(kind)
-            if group is None:
-                groups[kind] = [hit]
-            else:
-                group.append(hit)
-            continue
         for kind, payload in entries:
             if case_checked and kind == "actor_cs":
                 if not _case_matches(lex, norm, key, start, end):

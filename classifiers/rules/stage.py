@@ -212,16 +212,9 @@ class RuleStage:
                             ext_findings.append((f, attribution.Finding("attribution.credit", (h.payload,), h.start, h.end, 0.95)))
                 if finders or may_say:
                     rules = signals.rules
-                    modifiers = self.modifiers
-                    found = len(ext_findings)
-                    for finder in finders:
-                        for fnd in finder(view, modifiers):
-                            ext_findings.append((f, fnd))
-                            rules[fnd.rule] = rules.get(fnd.rule, 0) + 1
-                    if may_say and len(ext_findings) == found:  # only where nothing else was found
-                        for fnd in attribution.says(view, modifiers):
-                            ext_findings.append((f, fnd))
-                            rules[fnd.rule] = rules.get(fnd.rule, 0) + 1
+                    for fnd in attribution.find(view, self.modifiers, finders):
+                        ext_findings.append((f, fnd))
+                        rules[fnd.rule] = rules.get(fnd.rule, 0) + 1
             if "depiction" in kinds:
                 last_depiction = sidx
             if "graphic" in kinds:

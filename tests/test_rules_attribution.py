@@ -143,3 +143,56 @@ def test_leaders_and_unnamed_militant_groups_are_attributed(rules, body, actor):
 def test_a_named_group_is_reported_beside_an_unnamed_source(rules):
     body = "AQIM said in a statement posted on a jihadist forum that it held the two hostages."
     assert ext(rules, body) == ["al-Qaeda in the Islamic Maghreb"]
+
+
+@pytest.mark.parametrize("body,actor", [
+    # wire copy: a claim by a group the item describes but does not name, or names only as it names itself
+    ("A Chechen rebel commander has claimed responsibility for the school siege in southern Russia.", None),
+    ("Militants said Tuesday that they had beheaded a second American hostage.", None),
+    ('A group calling itself "The Islamic Army in Iraq" said Italy must withdraw its troops.', "Islamic Army in Iraq"),
+    ("A group calling itself the Secret Islamic Army will release seven hostages, the group announced.", "Secret Islamic Army"),
+    # designated groups of the 2000s wire, and a leader's claim as the group's
+    ("The group Tawhid and Jihad said in a statement posted on a website that it had killed the hostage.", "Islamic State"),
+    ("Chechen rebel leader Shamil Basayev took responsibility for the school siege.", "Riyadus-Salikhin Battalion"),
+    ("The IRA said in a statement that it would put its weapons beyond use.", "Provisional IRA"),
+])
+def test_wire_claims_by_unnamed_and_self_named_groups(rules, body, actor):
+    assert ext(rules, body) == ([actor] if actor else []), body
+
+
+@pytest.mark.parametrize("body", [
+    "The army said it had killed 30 militants who claimed to be fighting for the Taliban.",
+    "Police said militants had killed three soldiers near the border.",
+    "Police arrested members of a group calling itself the Sword of Islam, officials said.",
+    "Tokyo said it would keep its troops in Iraq, after militants threatened to kill a Japanese citizen.",
+    "The militants had earlier demanded the release of prisoners, officials recalled.",
+    "An ethnic armed group said it had shot down a military jet.",
+    # "army" inside a group's name is not a reporting subject, and outside it still is
+    "Security forces killed three insurgents, the army said.",
+])
+def test_unnamed_militants_reported_about_are_not_claims(rules, body):
+    assert ext(rules, body) is None, body
+
+
+def test_an_attackers_post_quoted_at_length_is_carried(rules):
+    body = ("Minutes before the attack, the suspect posted on the social network Gab. "
+            '"I can\'t sit by and watch my people get slaughtered. I\'m going in," the post read. Eleven worshippers were killed.')
+    assert ext(rules, body) == []
+
+
+@pytest.mark.parametrize("body", [
+    # the attacker's material named but not quoted: a signal for the classifier only
+    "The gunman posted a manifesto online before the attack, police said.",
+    # a long quote, but from a survivor, not from the material
+    'The suspect posted online before the attack. "I saw him raise the rifle and fire at the people in the queue," a survivor said.',
+])
+def test_an_attackers_material_mentioned_or_others_quoted_does_not_label(rules, body):
+    assert ext(rules, body) is None, body
+
+
+def test_writing_about_propaganda_is_a_signal_for_the_classifier(rules):
+    doc = build_document({"title": "Fact check: the claim is fake",
+                          "body": "Researchers who study the group's propaganda said the statement was fabricated."})
+    _, signals = rules.analyse(doc)
+    assert {"fact check", "fake", "researchers", "fabricated"} <= signals.meta
+    assert signals.vector()[-1] > 0

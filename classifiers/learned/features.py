@@ -309,7 +309,7 @@ class HashedNgrams(TransformerMixin, BaseEstimator):
 class RuleSignals(TransformerMixin, BaseEstimator):
     """The rule stage's signals (already computed, in ``doc["signals"]``) as dense columns."""
 
-    def __init__(self, n_signals: int = 8, scale: float = 1.0):
+    def __init__(self, n_signals: int = 9, scale: float = 1.0):
         self.n_signals = n_signals
         self.scale = scale
 

@@ -108,10 +108,12 @@ class ClassifierStage:
         from classifiers.rules.stage import RuleSignals
 
         sig = np.asarray((signals or RuleSignals()).vector(), dtype=float)
-        scan = self.ngrams.scan(doc.text_for_model())
+        text = doc.text_for_model()
+        scan = self.ngrams.scan(text)
         weights = self._gather(scan.idx)
         probs = self._probs(weights, len(scan.idx), sig)
         result = StageResult(self.name)
+        result.signals = {"words": text.count(" ") + text.count("\n") + 1}  # how much text the probabilities rest on (fusion)
         voted: list[Vote] = []
         for label, p in probs.items():
             classes = self._classes[label]

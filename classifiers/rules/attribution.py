@@ -154,9 +154,10 @@ def finders_for(kinds: dict[str, list[Hit]] | set[str]) -> list:
     after it); finders have no side effects beyond the view's caches, so skipping one that cannot
     fire changes nothing."""
     has_perpetrator = "perpetrator_material" in kinds and "perpetrators" in kinds
+    has_claimant = "claimants" in kinds and ("claim" in kinds or "statement_verbs" in kinds)
     if not ("actor" in kinds or "outlet" in kinds or "group_references" in kinds):
-        # every finder but _perpetrator needs an agent (subject, owner, outlet)
-        return [_perpetrator] if has_perpetrator else []
+        # every finder but _perpetrator and _claimant needs an agent (subject, owner, outlet)
+        return [f for f, ok in ((_perpetrator, has_perpetrator), (_claimant, has_claimant)) if ok]
     out = []
     has_material = "material" in kinds or "perpetrator_material" in kinds
     if "attribution_passive" in kinds:
@@ -175,6 +176,8 @@ def finders_for(kinds: dict[str, list[Hit]] | set[str]) -> list:
         out.append(_own_channel)
     if "statement_verbs" in kinds and ("material" in kinds or "channels" in kinds or "outlet" in kinds):
         out.append(_statement_in)
+    if has_claimant:
+        out.append(_claimant)
     return out
 
 
@@ -238,14 +241,110 @@ def says(view: SentenceView, modifiers) -> list[Finding]:
             continue
         between = text[subject.end:verb.start]
         # the group's name follows "a group calling itself"; otherwise at most three words ("spokesman Abu Obeida")
-        if _gap(subject, verb) > (6 if subject.key.endswith("calling itself") else 3) or any(c in between for c in ",;:()\""):
+        if _gap(subject, verb) > (6 if subject.key.endswith("calling itself") else 3) or any(c in between for c in ",;:()"):
             continue
         if between.rstrip().endswith((" not", " never", "n't", " no")):
             continue
         actor = view.actor_of(subject)
-        if actor is not None and (verb.key in _CLAIMS or actor in view.unnamed):
+        if actor is not None and (verb.key in _CLAIMS or actor in view.unnamed or _self_named(view, subject)):
             out.append(Finding("attribution.says", (actor,), subject.start, verb.end, 0.7))
+    if not out:
+        out.extend(_calling_itself(view))
     return out
+
+
+def _self_named(view: SentenceView, subject: Hit) -> bool:
+    """ "a group calling itself the Islamic Army in Iraq said": a name the item knows only from the group's own words."""
+    before = view.text[max(0, subject.start - 24):subject.start].replace('"', " ").split()
+    return bool(before) and (before[-2:] == ["calling", "itself"] or before[-3:-1] == ["calling", "itself"])
+
+
+def _calling_itself(view: SentenceView) -> list[Finding]:
+    """ "A group calling itself the Secret Islamic Army will release the hostages, the SIA announced": a
+    self-named group and a statement verb later in the sentence, with no reporting subject (police,
+    officials) between them that could be the one speaking."""
+    for h in view.of("actor"):
+        if not h.key.endswith("calling itself") or view.guarded(h):
+            continue
+        for verb in view.of("statement_verbs"):
+            if verb.start < h.end or verb.key not in _SAYS:
+                continue
+            if any(r.start > h.end and r.end <= verb.start for r in view.kinds.get("reporting_subjects", ())):
+                break
+            named = next((a for a in view.of("actor") if a.start >= h.end and _gap(h, a) <= 2), None)
+            return [Finding("attribution.says", ((named or h).payload,), h.start, verb.end, 0.7)]
+    return []
+
+
+# Words for an unnamed armed group that claims its own attacks ("militants claimed responsibility",
+# "a Chechen rebel commander took responsibility"). They are not agents for the other finders: a
+# plain "militants said" is as often a police account as the group's own words.
+_ACT_CLAIMED = frozenset(("killed", "beheaded", "executed", "kidnapped", "abducted", "seized", "captured", "shot",
+                          "bombed", "attacked", "downed", "murdered", "slaughtered", "hanged", "carried"))
+_ACT_LEAD = frozenset(("they", "it", "had", "have", "has", "would", "already"))
+_ACTED_ON = frozenset(("killed", "kill", "killing", "arrested", "arrest", "captured", "detained", "fighting", "fight",
+                       "fought", "against", "targeting", "targeted", "suspected", "suspect", "blamed", "blame", "of",
+                       "by", "with", "from", "among", "on", "at"))
+_BACKGROUND = frozenset(("after", "when", "since", "because", "before", "until", "as", "once"))
+
+
+def _object_of_action(text: str, hit: Hit) -> bool:
+    """ "killed 30 militants who claimed ...": the claimant is what others act on, not the one speaking;
+    "..., after militants threatened to kill a hostage": the threat is background to another story."""
+    words = text[max(0, hit.start - 40):hit.start].translate(_PUNCT_TO_SPACE).split()[-3:]
+    return any(w in _ACTED_ON or w in _BACKGROUND for w in words)
+
+
+def _claimant(view: SentenceView, modifiers) -> list[Finding]:
+    """An unnamed armed group claims an attack or speaks for itself: "a Chechen rebel commander has
+    claimed responsibility", "insurgents warned residents", "militants said they had beheaded a
+    hostage", "a group claiming links to al-Qaeda said in a letter". Reported as the unnamed stand-in."""
+    if not view.unnamed or "claim_negators" in view.kinds:
+        return []
+    unnamed = next(iter(sorted(view.unnamed)))
+    text = view.text
+    claimants = view.kinds.get("claimants", ())
+    reporting = view.kinds.get("reporting_subjects", ())
+
+    def claimant_before(hit: Hit, max_gap: int) -> Hit | None:
+        best = None
+        for c in claimants:
+            if c.end <= hit.start and 0 <= _gap(c, hit) <= max_gap and not any(ch in text[c.end:hit.start] for ch in ",;:()"):
+                if best is None or c.start > best.start:
+                    best = c
+        if best is None or view.guarded(best) or _object_of_action(text, best):
+            return None
+        named = _subject_before(view, hit, max_gap)
+        if named is not None and named.start > best.start and view.actor_of(named) is not None and not view.guarded(named):
+            return None  # a named group stands nearer: the other finders decide ("claiming links to al-Qaeda" does not)
+        if any(r.start > best.end and r.end <= hit.start for r in reporting):
+            return None
+        if "had" in text[best.end:hit.start].split():
+            return None  # "the militants had earlier demanded": an old demand recalled
+        return best
+
+    for c in view.kinds.get("claim", ()):
+        who = claimant_before(c, 6)
+        if who is not None:
+            return [Finding("attribution.claimant", (unnamed,), who.start, c.end, 0.75)]
+    for verb in view.of("statement_verbs"):
+        if verb.key not in _SAYS:
+            continue
+        who = claimant_before(verb, 3)
+        if who is None or text[who.end:verb.start].split()[:1] in (["who"], ["that"], ["which"]):
+            continue
+        if verb.key in _CLAIMS:
+            return [Finding("attribution.claimant", (unnamed,), who.start, verb.end, 0.7)]
+        # "a group claiming links to al-Qaeda said in a letter ...": the group's own material
+        for m in view.of("material"):
+            if m.start >= verb.end and _gap(verb, m) <= 3 and any(w in _INTRO for w in text[verb.end:m.start].split()):
+                return [Finding("attribution.claimant", (unnamed,), who.start, m.end, 0.75)]
+        # "militants said they had beheaded a second hostage": the statement claims an attack
+        after = text[verb.end:verb.end + 80].translate(_PUNCT_TO_SPACE).split()[:8]
+        for i, w in enumerate(after):
+            if w in _ACT_CLAIMED and i > 0 and after[i - 1] in _ACT_LEAD:
+                return [Finding("attribution.claimant", (unnamed,), who.start, verb.end, 0.7)]
+    return []
 
 
 _CHANNEL_LEAD = ("on", "via", "through", "across", "over", "in")
@@ -468,3 +567,37 @@ def _perpetrator(view: SentenceView, modifiers=None) -> list[Finding]:
         actors = tuple(sorted({a for h in view.of("actor", "outlet") if (a := view.actor_of(h))}))
         out.append(Finding("attribution.perpetrator", actors, min(p.start, m.start), max(p.end, m.end), 0.85))
     return out
+
+
+# An attacker's material is only a signal until the item carries it: a quoted stretch of at least six
+# words that the material or its writer speaks ("... ," the post read; in the document he writes "...").
+_QUOTE_VERBS = frozenset(("read", "reads", "says", "said", "states", "stated", "declares", "declared", "wrote", "writes"))
+_QUOTE_NOUNS = frozenset(("post", "document", "text", "passage", "passages", "manifesto", "message", "note", "letter",
+                          "writings", "screed", "email", "statement", "video", "livestream", "recording", "clip"))
+_QUOTE_WRITERS = frozenset(("he", "she", "author", "gunman", "attacker", "shooter", "suspect", "killer"))
+QUOTE_MIN_WORDS = 6
+
+
+def quotes_material(text: str) -> tuple[int, int] | None:
+    """The first quoted stretch of ``text`` (normalised: plain quotes) of at least six words, when the
+    text introduces quoted material by the material or its writer ("the post read", "he writes"); else None."""
+    if text.count('"') < 2:
+        return None
+    words = text.translate(_PUNCT_TO_SPACE).split()
+    introduced = False
+    for a, b in zip(words, words[1:]):
+        if (b in _QUOTE_VERBS and (a in _QUOTE_NOUNS or (a in _QUOTE_WRITERS and b in ("writes", "wrote")))
+                or b == "from" and a in ("reading", "quoting", "quoted")):
+            introduced = True
+            break
+    if not introduced:
+        return None
+    start = text.find('"')
+    while start != -1:
+        end = text.find('"', start + 1)
+        if end == -1:
+            return None
+        if len(text[start + 1:end].split()) >= QUOTE_MIN_WORDS:
+            return start, end + 1
+        start = text.find('"', end + 1)
+    return None

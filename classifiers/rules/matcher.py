@@ -88,6 +88,11 @@ def scan(lex: Lexicon, norm: Normalised) -> FieldHits:
                 case_checked = False
             else:
                 cover_end = end
+        elif end <= cover_end:
+            # "army" inside "Islamic Army in Iraq" is the group's name, not a reporting subject
+            entries = tuple(e for e in entries if e[0] != "reporting_subjects")
+            if not entries:
+                continue
         if start != pos:
             word += count(" ", pos, start)
             pos = start

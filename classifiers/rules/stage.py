@@ -21,7 +21,7 @@ from classifiers.text import normalise
 _DEPICTED_KINDS = ("caption", "alt_text")
 DEPICTION_CARRIES = 2  # sentences after one that names footage, photos or witnesses still describe it
 # Sentences without any of these cannot hold an attribution.
-_AGENT_KINDS = frozenset(("actor", "outlet", "group_references", "perpetrator_material"))
+_AGENT_KINDS = frozenset(("actor", "outlet", "group_references", "perpetrator_material", "claimants"))
 _SOCIAL_HOSTS = ("t.me", "telegram.me", "telegram.org", "twitter.com", "x.com", "youtube.com", "youtu.be",
                  "facebook.com", "instagram.com", "tiktok.com", "rumble.com", "bitchute.com", "odysee.com",
                  "archive.org", "gab.com", "vk.com", "chirpwire.net", "element.io", "rocket.chat", "justpaste.it")
@@ -39,17 +39,23 @@ class RuleSignals:
     outlet_mentions: int = 0
     figurative: int = 0
     depiction: int = 0
+    # An attacker and his material named anywhere in the item (not features: they decide _carried).
+    perpetrators: int = 0
+    perpetrator_material: int = 0
+    # Distinct words of writing about material rather than carrying it (study, explainer, fact check, fake).
+    meta: set[str] = field(default_factory=set)
     rules: dict[str, int] = field(default_factory=dict)
     # Canonical names of actors mentioned anywhere, most mentioned first (for classifier-only labels).
     mentioned: dict[str, int] = field(default_factory=dict)
 
     def vector(self) -> list[float]:
         return [self.attribution, self.graphic, self.extreme, self.unverified, min(self.actor_mentions, 10) / 10,
-                min(self.outlet_mentions, 5) / 5, min(self.figurative, 5) / 5, min(self.depiction, 10) / 10]
+                min(self.outlet_mentions, 5) / 5, min(self.figurative, 5) / 5, min(self.depiction, 10) / 10,
+                min(len(self.meta), 5) / 5]
 
 
 SIGNAL_NAMES = ("rule_attribution", "rule_graphic", "rule_extreme", "rule_unverified", "rule_actor_mentions",
-                "rule_outlet_mentions", "rule_figurative", "rule_depiction")
+                "rule_outlet_mentions", "rule_figurative", "rule_depiction", "rule_meta_discourse")
 
 
 # Attribution findings that count as evidence for the classifier but never label on their own: a
@@ -125,6 +131,9 @@ class RuleStage:
                     ext_findings.append((f, attribution.Finding(hit.rule, actors, hit.start, hit.end, hit.confidence)))
 
         result = StageResult(self.name)
+        quoted = self._quoted(doc, signals, ext_findings) if signals.perpetrators or ext_findings else None
+        if quoted is not None:
+            ext_findings.append((quoted[0], attribution.Finding("attribution.perpetrator_quoted", (), quoted[1], quoted[2], 0.8)))
         if ext_findings:
             actors: list[str] = []
             conf_miss = 1.0
@@ -158,6 +167,22 @@ class RuleStage:
         result.scores["unverified"] = min(signals.unverified, 2.0) / 2.0
         result.signals = signals  # type: ignore[attr-defined]
         return result, signals
+
+    @staticmethod
+    def _quoted(doc: Document, signals: RuleSignals, ext_findings) -> tuple[Field, int, int] | None:
+        """An attacker's material that the item quotes at length: where the quote is.
+
+        The attacker and his material may be named in one sentence and quoted in another
+        ("The suspect posted on Gab ... '...,' the post read"), so this looks at the whole item."""
+        if not (any(fnd.rule == "attribution.perpetrator" for _, fnd in ext_findings)
+                or signals.perpetrators and signals.perpetrator_material):
+            return None
+        for f in doc.fields:
+            if f.kind not in ("source_url", "url"):
+                span = attribution.quotes_material(f.norm.text)
+                if span is not None:
+                    return f, span[0], span[1]
+        return None
 
     def _field(self, f: Field, fh: FieldHits, signals: RuleSignals, ext_findings, graphic_findings, unverified_findings, last_actor) -> None:
         lex = self.lexicon
@@ -193,6 +218,12 @@ class RuleStage:
                 signals.figurative += len(kinds["figurative"])
             if "depiction" in kinds:
                 signals.depiction += len(kinds["depiction"])
+            if "meta_discourse" in kinds:
+                signals.meta.update(h.key for h in kinds["meta_discourse"])
+            if "perpetrators" in kinds:
+                signals.perpetrators += 1
+            if "perpetrator_material" in kinds:
+                signals.perpetrator_material += 1
 
             finders = attribution.finders_for(kinds) if not _AGENT_KINDS.isdisjoint(kinds) else ()
             may_say = attribution.may_say(kinds)

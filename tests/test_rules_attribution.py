@@ -196,3 +196,64 @@ def test_writing_about_propaganda_is_a_signal_for_the_classifier(rules):
     _, signals = rules.analyse(doc)
     assert {"fact check", "fake", "researchers", "fabricated"} <= signals.meta
     assert signals.vector()[-1] > 0
+
+
+def test_wire_headlines_in_the_present_tense(rules):
+    assert ext(rules, "", title="Kidnappers threaten to kill western journalist") == []
+    assert ext(rules, "", title="Hamas threatens to resume suicide bombings") == ["Hamas"]
+    # a possessive owns the noun: the demand is reported, not voiced
+    assert ext(rules, "Manila has begun pulling its troops out, meeting the kidnappers' central demand.") is None
+
+
+@pytest.mark.parametrize("body", [
+    # a claim recalled as background is left to the classifier
+    "A court convicted two men over the 2013 mall siege. Al-Shabaab claimed responsibility for the attack at the time.",
+    "A man who helped one of the attackers was sentenced on Friday. Islamic State had claimed the attack.",
+    # a base form after "to" states nothing
+    "A group that officials call a proxy of Lashkar-e-Taiba appeared to claim the attack, then denied it.",
+])
+def test_recalled_or_hedged_claims_do_not_label_on_their_own(rules, body):
+    assert ext(rules, body) is None, body
+
+
+def test_a_claim_made_now_still_labels(rules):
+    assert ext(rules, "Al-Shabaab claimed responsibility for Tuesday's attack on the base.") == ["al-Shabaab"]
+
+
+@pytest.mark.parametrize("body,actor", [
+    # a group's statement that claims an act, or its spokesman's words, is the group's material
+    ("Yemen's Houthis said they fired a ballistic missile at the airport on Sunday.", "Houthis"),
+    ("Officials blamed al-Shabaab. The group said on Wednesday that its fighters had killed three spies.", "al-Shabaab"),
+    ('"Any soldier who crosses the river will be buried there," Ali Dhere, al-Shabaab\'s spokesman, said on Sunday.', "al-Shabaab"),
+])
+def test_a_groups_own_statement_of_an_act_or_its_spokesman(rules, body, actor):
+    assert ext(rules, body) == [actor], body
+
+
+@pytest.mark.parametrize("body", [
+    "Hezbollah has said it will cooperate with the investigation.",
+    "The army said it had killed 20 al-Shabaab fighters.",
+    "Israel said Hamas had fired rockets at Ashkelon.",
+    "A government spokesman said al-Shabaab had attacked the base.",
+    "The attack, which al-Shabaab said at the time it had carried out, closed the beach for a month.",
+])
+def test_statements_about_a_group_or_recalled_are_not_its_material(rules, body):
+    assert ext(rules, body) is None, body
+
+
+@pytest.mark.parametrize("body,actor", [
+    ("Taliban spokesman Qari Yousuf Ahmadi said by telephone that militants had freed 400 prisoners.", "Taliban"),
+    ("Taliban spokesman Zabiullah Mujahid denied the movement was behind the bomb.", "Taliban"),
+])
+def test_a_spokesman_by_telephone_or_denying_speaks_for_the_group(rules, body, actor):
+    assert ext(rules, body) == [actor], body
+
+
+@pytest.mark.parametrize("body", [
+    "A government spokesman told reporters that Hamas had fired rockets.",
+    "Police told reporters that al-Shabaab had attacked the base.",
+    # a group that governs speaks as a state
+    "The Taliban government said it had killed six members of Islamic State's Khorasan branch.",
+])
+def test_others_telling_about_a_group_or_a_governing_group_are_not_its_material(rules, body):
+    assert ext(rules, body) is None, body

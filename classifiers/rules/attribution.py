@@ -96,7 +96,11 @@ class SentenceView:
 
     def _guard_before(self, start: int) -> bool:
         # up to two words may stand between the guard and the actor ("fighting the", "members of the")
-        words = self.text[max(0, start - 60):start].replace(",", " ").split()[-5:]
+        window = self.text[max(0, start - 60):start]
+        cut = max(window.rfind(". "), window.rfind("? "), window.rfind("! "), window.rfind("\n"))
+        if cut >= 0:
+            window = window[cut + 1:]  # a guard in the sentence before guards nothing here
+        words = window.replace(",", " ").split()[-5:]
         guards = self.guards
         last_words = _last_words(guards)
         for end in range(len(words), max(len(words) - 3, 0), -1):
@@ -144,7 +148,7 @@ def find(view: SentenceView, modifiers: frozenset[str], finders: list | None = N
 
 def may_say(kinds) -> bool:
     """Whether ``says`` can find anything: a statement verb and a named or unnamed group."""
-    return "statement_verbs" in kinds and ("actor" in kinds or "outlet" in kinds)
+    return "statement_verbs" in kinds and ("actor" in kinds or "outlet" in kinds or "group_references" in kinds)
 
 
 def finders_for(kinds: dict[str, list[Hit]] | set[str]) -> list:
@@ -199,6 +203,8 @@ def _statement_in(view: SentenceView, modifiers) -> list[Finding]:
     materials = view.of("material", "channels", "outlet")
     text = view.text
     for verb in verbs:
+        if _infinitive(view, verb):
+            continue
         subject = _acting_subject(view, verb, 8, modifiers)
         if subject is None:
             continue
@@ -218,8 +224,9 @@ def _statement_in(view: SentenceView, modifiers) -> list[Finding]:
 # A named group needs a verb of its own messaging (claimed, threatened, vowed ...); a plain "said" of a
 # named group is mostly background ("Hezbollah has said it will cooperate"). A group the item does not
 # name ("kidnappers", "a group calling itself ...") is only ever in the news through what it says.
-_CLAIMS = frozenset(("claimed", "claims", "threatened", "vowed", "vows", "warned", "warns", "declared", "declares",
-                     "demanded", "demands", "proclaimed", "proclaims"))
+_CLAIMS = frozenset(("claimed", "claims", "claim", "threatened", "threatens", "threaten", "vowed", "vows", "vow",
+                     "warned", "warns", "warn", "declared", "declares", "declare", "demanded", "demands", "demand",
+                     "proclaimed", "proclaims"))
 _SAYS = _CLAIMS | frozenset(("said", "says", "announced", "announces"))
 
 
@@ -234,23 +241,59 @@ def says(view: SentenceView, modifiers) -> list[Finding]:
     out = []
     text = view.text
     for verb in view.of("statement_verbs"):
-        if verb.key not in _SAYS:
+        if verb.key not in _SAYS and verb.key not in _SPOKESMAN_VERBS or _infinitive(view, verb):
             continue
         subject = _acting_subject(view, verb, 6, modifiers)
-        if subject is None or subject.kind == "group_references" or subject.key.endswith(("'s", "'")):
+        if subject is None or text.startswith("'", subject.end):
             continue
+        if verb.key not in _SAYS and not _spokesman(text, subject, verb):
+            continue  # "told", "denied": only in a spokesman's mouth
+            continue  # a possessive owns a noun ("the kidnappers' central demand"), it does not speak
+        if subject.kind == "group_references" or subject.key.endswith(("'s", "'")):
+            # "the group said its fighters had killed ...", "al-Shabaab's spokesman said": only with a claimed act or a spokesman
+            if not (_claims_an_act(text, verb) or _spokesman(text, subject, verb)) or subject.key in _PRONOUNS:
+                continue
         between = text[subject.end:verb.start]
         # the group's name follows "a group calling itself"; otherwise at most three words ("spokesman Abu Obeida")
-        if _gap(subject, verb) > (6 if subject.key.endswith("calling itself") else 3) or any(c in between for c in ",;:()"):
+        if _gap(subject, verb) > (6 if subject.key.endswith("calling itself") or _spokesman(text, subject, verb) else 3):
             continue
+        if any(c in between for c in ",;:()") and not (between.strip(" ,") in _SPOKES or between.strip(" ,").startswith(_SPOKES)):
+            continue  # a clause break, except the spokesman's apposition ("al-Shabaab's spokesman, said")
         if between.rstrip().endswith((" not", " never", "n't", " no")):
             continue
         actor = view.actor_of(subject)
-        if actor is not None and (verb.key in _CLAIMS or actor in view.unnamed or _self_named(view, subject)):
-            out.append(Finding("attribution.says", (actor,), subject.start, verb.end, 0.7))
+        if actor is not None and (verb.key in _CLAIMS or actor in view.unnamed or _self_named(view, subject)
+                                  or _claims_an_act(text, verb) or _spokesman(text, subject, verb)):
+            rule = "attribution.claim_background" if _recalled(view, subject, verb) else "attribution.says"
+            out.append(Finding(rule, (actor,), subject.start, verb.end, 0.7))
     if not out:
         out.extend(_calling_itself(view))
     return out
+
+
+_BASE_FORMS = frozenset(("claim", "threaten", "vow", "warn", "demand", "declare"))
+
+
+def _infinitive(view: SentenceView, verb: Hit) -> bool:
+    """ "appeared to claim the attack": a base form after "to" is no statement made (headlines use the
+    base form for plural subjects: "Militants threaten to kill hostage")."""
+    return verb.key in _BASE_FORMS and view.text[max(0, verb.start - 4):verb.start] == " to "
+
+
+def _claims_an_act(text: str, verb: Hit) -> bool:
+    """ "said it had killed", "say they fired a missile", "said its fighters had attacked": the statement claims an act."""
+    after = text[verb.end:verb.end + 80].translate(_PUNCT_TO_SPACE).split()[:8]
+    return any(w in _ACT_CLAIMED and i > 0 and after[i - 1] in _ACT_LEAD for i, w in enumerate(after))
+
+
+_SPOKES = ("spokesman", "spokesperson", "spokeswoman")
+_SPOKESMAN_VERBS = frozenset(("told", "denied", "denies", "insisted", "confirmed"))
+
+
+def _spokesman(text: str, subject: Hit, verb: Hit) -> bool:
+    """ "al-Shabaab's spokesman said", "a spokesman for the Houthis said": the group's own voice."""
+    around = text[max(0, subject.start - 30):verb.start]
+    return any(w in around for w in _SPOKES)
 
 
 def _self_named(view: SentenceView, subject: Hit) -> bool:
@@ -267,7 +310,7 @@ def _calling_itself(view: SentenceView) -> list[Finding]:
         if not h.key.endswith("calling itself") or view.guarded(h):
             continue
         for verb in view.of("statement_verbs"):
-            if verb.start < h.end or verb.key not in _SAYS:
+            if verb.start < h.end or verb.key not in _SAYS or _infinitive(view, verb):
                 continue
             if any(r.start > h.end and r.end <= verb.start for r in view.kinds.get("reporting_subjects", ())):
                 break
@@ -280,8 +323,9 @@ def _calling_itself(view: SentenceView) -> list[Finding]:
 # "a Chechen rebel commander took responsibility"). They are not agents for the other finders: a
 # plain "militants said" is as often a police account as the group's own words.
 _ACT_CLAIMED = frozenset(("killed", "beheaded", "executed", "kidnapped", "abducted", "seized", "captured", "shot",
-                          "bombed", "attacked", "downed", "murdered", "slaughtered", "hanged", "carried"))
-_ACT_LEAD = frozenset(("they", "it", "had", "have", "has", "would", "already"))
+                          "bombed", "attacked", "downed", "murdered", "slaughtered", "hanged", "carried", "fired",
+                          "launched", "targeted", "detonated", "holding", "struck", "ambushed"))
+_ACT_LEAD = frozenset(("they", "it", "had", "have", "has", "would", "already", "was", "were", "fighters"))
 _ACTED_ON = frozenset(("killed", "kill", "killing", "arrested", "arrest", "captured", "detained", "fighting", "fight",
                        "fought", "against", "targeting", "targeted", "suspected", "suspect", "blamed", "blame", "of",
                        "by", "with", "from", "among", "on", "at"))
@@ -328,7 +372,7 @@ def _claimant(view: SentenceView, modifiers) -> list[Finding]:
         if who is not None:
             return [Finding("attribution.claimant", (unnamed,), who.start, c.end, 0.75)]
     for verb in view.of("statement_verbs"):
-        if verb.key not in _SAYS:
+        if verb.key not in _SAYS or _infinitive(view, verb):
             continue
         who = claimant_before(verb, 3)
         if who is None or text[who.end:verb.start].split()[:1] in (["who"], ["that"], ["which"]):
@@ -382,11 +426,21 @@ def _own_channel(view: SentenceView, modifiers=None) -> list[Finding]:
     return out
 
 
+# A group that governs speaks as a state: "the Taliban government said", "Houthi authorities said".
+_STATE_NOUNS = frozenset(("government", "administration", "authorities", "ministry", "police", "cabinet", "regime",
+                          "courts", "court", "governor", "embassy"))
+
+
+def _as_state(view: SentenceView, hit: Hit) -> bool:
+    after = view.text[hit.end:hit.end + 16].split()
+    return bool(after) and after[0].strip(".,;:'\"") in _STATE_NOUNS
+
+
 def _subject_before(view: SentenceView, verb: Hit, max_gap: int) -> Hit | None:
-    """The nearest named agent (not "its"/"their") ending at most ``max_gap`` words before ``verb``."""
+    """The nearest named agent (not "its"/"their", not a state's organ) ending at most ``max_gap`` words before ``verb``."""
     subject = None
     for h in view.of(*AGENTS):
-        if h.end <= verb.start and 0 <= _gap(h, verb) <= max_gap and h.key not in _PRONOUNS:
+        if h.end <= verb.start and 0 <= _gap(h, verb) <= max_gap and h.key not in _PRONOUNS and not _as_state(view, h):
             if subject is None or h.start > subject.start:
                 subject = h
     return subject
@@ -493,7 +547,8 @@ def _compound(view: SentenceView, modifiers) -> list[Finding]:
         # material right after the owner first: the guard check (pure, cached) reads more text
         oend = owner.end
         wend = owner.wend
-        near = [m for m in materials if m.start >= oend and 0 <= m.word - wend <= 2 and "," not in text[oend:m.start]]
+        near = [m for m in materials if m.start >= oend and 0 <= m.word - wend <= 2 and "," not in text[oend:m.start]
+                and " to " not in text[oend - 1:m.start]]  # "X appeared to claim": a verb, not X's claim
         if not near or view.guarded(owner):
             continue
         for m in near:
@@ -545,8 +600,24 @@ def _claim(view: SentenceView, modifiers) -> list[Finding]:
         actor = view.actor_of(subject)
         if actor is None:
             continue
-        out.append(Finding("attribution.claim", (actor,), subject.start, c.end, 0.85))
+        rule = "attribution.claim_background" if _recalled(view, subject, c) else "attribution.claim"
+        out.append(Finding(rule, (actor,), subject.start, c.end, 0.85))
     return out
+
+
+_RECALLED = ("had", "previously", "later", "also", "once")
+
+
+def _recalled(view: SentenceView, subject: Hit, claim: Hit) -> bool:
+    """A claim recalled as background, not carried as news: "al-Shabaab claimed the attack at the
+    time", "the bombing, which Islamic State had claimed", "the group previously claimed ..."."""
+    text = view.text
+    if any(w in _RECALLED for w in text[subject.end:claim.start].split()):
+        return True
+    before = text[max(0, subject.start - 12):subject.start].split()
+    if before and before[-1] in ("which", "that") or before[-2:-1] == ["which"]:
+        return True
+    return "at the time" in text or " years ago" in text or "years earlier" in text
 
 
 def _perpetrator(view: SentenceView, modifiers=None) -> list[Finding]:

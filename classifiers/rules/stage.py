@@ -73,7 +73,7 @@ _GENERIC_MATERIAL = frozenset((
 
 def _weak(f, fnd) -> bool:
     """Whether an attribution finding is only evidence for the classifier (see above)."""
-    if fnd.rule == "attribution.perpetrator":
+    if fnd.rule in ("attribution.perpetrator", "attribution.claim_background"):
         return True
     if fnd.rule != "attribution.owner":
         return False

@@ -114,6 +114,10 @@ def _fold(text: str) -> Normalised:
     if text.isascii():
         # text.lower().translate(_ASCII_TABLE): three single-character replaces are C-speed scans
         folded = text.lower().replace("\t", " ").replace("\r", " ").replace("`", "'")
+        if " quot;" in folded:
+            # a feed that lost the ampersand of "&quot;" (wire copy scraped from HTML): the same length, so
+            # offsets stay put, with the quote mark against the word it opens
+            folded = folded.replace(" quot;", '     "')
         return Normalised(text, folded)
     table, complete = _fold_table(text)
     folded = _apply(text, table, complete)

@@ -117,3 +117,10 @@ def test_abbreviation_check_reads_the_word_before_the_dot(text):
             j -= 1
         word = text[j:dot]
         assert _is_abbreviation(text, dot) == (len(word) == 1 or word in _ABBREVIATIONS), (text, dot)
+
+
+def test_a_quote_entity_that_lost_its_ampersand_reads_as_a_quote_mark():
+    text = 'A group calling itself  quot;The Islamic Army quot; said'
+    norm = normalise(text)
+    assert len(norm.text) == len(text)  # offsets are unchanged
+    assert '"the islamic army' in norm.text and "quot" not in norm.text

@@ -25,6 +25,11 @@ LABEL_ORDER = (LabelName.EXTREMIST_SOURCE, LabelName.GRAPHIC_VIOLENCE, LabelName
 VETO_MIN_WORDS = 60
 
 
+def word_count(text: str) -> int:
+    """Words in the text the classifier reads (spaces and line breaks; no split, no list)."""
+    return text.count(" ") + text.count("\n") + 1
+
+
 def _combine(rule: Vote | None, clf_score: float | None) -> float:
     """Fused confidence: the classifier's calibrated probability, lifted by a firing rule."""
     if clf_score is None:

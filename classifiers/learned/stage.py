@@ -9,6 +9,7 @@ import numpy as np
 
 from classifiers.base import Evidence, StageResult, Vote
 from classifiers.document import Document, Field
+from classifiers.fusion import word_count
 from classifiers.learned.features import FieldGrams, word_spans
 from classifiers.learned.model import ARTIFACT_DIR, LABEL_FILES, LeanModel, load_pipeline, read_card
 
@@ -113,7 +114,7 @@ class ClassifierStage:
         weights = self._gather(scan.idx)
         probs = self._probs(weights, len(scan.idx), sig)
         result = StageResult(self.name)
-        result.signals = {"words": text.count(" ") + text.count("\n") + 1}  # how much text the probabilities rest on (fusion)
+        result.signals = {"words": word_count(text)}  # how much text the probabilities rest on (fusion)
         voted: list[Vote] = []
         for label, p in probs.items():
             classes = self._classes[label]

@@ -23,7 +23,7 @@ from sklearn.pipeline import Pipeline
 
 from classifiers.document import build_document
 from classifiers.evaluate import predicted_view, read_jsonl, score
-from classifiers.fusion import VETO_MIN_WORDS
+from classifiers.fusion import VETO_MIN_WORDS, word_count
 from classifiers.learned.features import HashedNgrams, ModelFeatures, RuleSignals
 from classifiers.learned.model import ARTIFACT_DIR, LABEL_FILES
 from classifiers.rules.stage import RuleStage
@@ -159,7 +159,7 @@ def _pool(pipe, label: str, examples: list, proba: np.ndarray) -> tuple[np.ndarr
     else:
         p = proba[:, classes.index(True)]
         truth = np.array([targets(e, label) for e in examples])
-    long = np.array([e.text.count(" ") + e.text.count("\n") + 1 >= VETO_MIN_WORDS for e in examples])
+    long = np.array([word_count(e.text) >= VETO_MIN_WORDS for e in examples])
     return p, truth, np.array([label in e.fired for e in examples]), long
 
 

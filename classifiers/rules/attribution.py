@@ -245,17 +245,17 @@ def says(view: SentenceView, modifiers) -> list[Finding]:
             continue
         subject = _acting_subject(view, verb, 6, modifiers)
         if subject is None or text.startswith("'", subject.end):
-            continue
-        if verb.key not in _SAYS and not _spokesman(text, subject, verb):
-            continue  # "told", "denied": only in a spokesman's mouth
             continue  # a possessive owns a noun ("the kidnappers' central demand"), it does not speak
+        spokesman = _spokesman(text, subject, verb)
+        if verb.key not in _SAYS and not spokesman:
+            continue  # "told", "denied": only in a spokesman's mouth
         if subject.kind == "group_references" or subject.key.endswith(("'s", "'")):
             # "the group said its fighters had killed ...", "al-Shabaab's spokesman said": only with a claimed act or a spokesman
-            if not (_claims_an_act(text, verb) or _spokesman(text, subject, verb)) or subject.key in _PRONOUNS:
+            if not (spokesman or _claims_an_act(text, verb)) or subject.key in _PRONOUNS:
                 continue
         between = text[subject.end:verb.start]
         # the group's name follows "a group calling itself"; otherwise at most three words ("spokesman Abu Obeida")
-        if _gap(subject, verb) > (6 if subject.key.endswith("calling itself") or _spokesman(text, subject, verb) else 3):
+        if _gap(subject, verb) > (6 if subject.key.endswith("calling itself") or spokesman else 3):
             continue
         if any(c in between for c in ",;:()") and not (between.strip(" ,") in _SPOKES or between.strip(" ,").startswith(_SPOKES)):
             continue  # a clause break, except the spokesman's apposition ("al-Shabaab's spokesman, said")
@@ -263,7 +263,7 @@ def says(view: SentenceView, modifiers) -> list[Finding]:
             continue
         actor = view.actor_of(subject)
         if actor is not None and (verb.key in _CLAIMS or actor in view.unnamed or _self_named(view, subject)
-                                  or _claims_an_act(text, verb) or _spokesman(text, subject, verb)):
+                                  or spokesman or _claims_an_act(text, verb)):
             rule = "attribution.claim_background" if _recalled(view, subject, verb) else "attribution.says"
             out.append(Finding(rule, (actor,), subject.start, verb.end, 0.7))
     if not out:
@@ -383,11 +383,8 @@ def _claimant(view: SentenceView, modifiers) -> list[Finding]:
         for m in view.of("material"):
             if m.start >= verb.end and _gap(verb, m) <= 3 and any(w in _INTRO for w in text[verb.end:m.start].split()):
                 return [Finding("attribution.claimant", (unnamed,), who.start, m.end, 0.75)]
-        # "militants said they had beheaded a second hostage": the statement claims an attack
-        after = text[verb.end:verb.end + 80].translate(_PUNCT_TO_SPACE).split()[:8]
-        for i, w in enumerate(after):
-            if w in _ACT_CLAIMED and i > 0 and after[i - 1] in _ACT_LEAD:
-                return [Finding("attribution.claimant", (unnamed,), who.start, verb.end, 0.7)]
+        if _claims_an_act(text, verb):  # "militants said they had beheaded a second hostage"
+            return [Finding("attribution.claimant", (unnamed,), who.start, verb.end, 0.7)]
     return []
 
 
@@ -615,7 +612,7 @@ def _recalled(view: SentenceView, subject: Hit, claim: Hit) -> bool:
     if any(w in _RECALLED for w in text[subject.end:claim.start].split()):
         return True
     before = text[max(0, subject.start - 12):subject.start].split()
-    if before and before[-1] in ("which", "that") or before[-2:-1] == ["which"]:
+    if (before and before[-1] in ("which", "that")) or before[-2:-1] == ["which"]:
         return True
     return "at the time" in text or " years ago" in text or "years earlier" in text
 

@@ -39,7 +39,7 @@ class RuleSignals:
     outlet_mentions: int = 0
     figurative: int = 0
     depiction: int = 0
-    # An attacker and his material named anywhere in the item (not features: they decide _carried).
+    # Sentences naming an attacker, and his material, anywhere in the item (not features: they let _quoted look).
     perpetrators: int = 0
     perpetrator_material: int = 0
     # Distinct words of writing about material rather than carrying it (study, explainer, fact check, fake).
@@ -131,7 +131,7 @@ class RuleStage:
                     ext_findings.append((f, attribution.Finding(hit.rule, actors, hit.start, hit.end, hit.confidence)))
 
         result = StageResult(self.name)
-        quoted = self._quoted(doc, signals, ext_findings) if signals.perpetrators or ext_findings else None
+        quoted = self._quoted(doc, signals, ext_findings)
         if quoted is not None:
             ext_findings.append((quoted[0], attribution.Finding("attribution.perpetrator_quoted", (), quoted[1], quoted[2], 0.8)))
         if ext_findings:

@@ -83,3 +83,19 @@ def test_counts_reports_and_figurative_uses_are_not_graphic(rules, body):
 ])
 def test_killings_described_as_they_happen_are_extreme(rules, body):
     assert severity(rules, body) == "extreme"
+
+
+def test_close_up_corpses_are_extreme_and_blast_injuries_graphic(rules):
+    caption = "A close-up of the body of a child, her face burnt, lying on the floor of a hospital morgue."
+    assert severity(rules, "", media=[{"id": "m1", "type": "image", "caption": caption}]) == "extreme"
+    assert severity(rules, "Witnesses said his body was mutilated by the blast and the tunnel caved in.") == "graphic"
+    assert severity(rules, "Survivors described people with burnt skin hanging from their arms in the street.") == "graphic"
+
+
+@pytest.mark.parametrize("body", [
+    "The Supreme Court halted the recount. Vice-President Al Gore is expected to concede. Gore said he would speak.",
+    "The footage includes the group's skull-mask logo and a swastika flag.",
+    'He says he is carrying out the attack "to avenge the blood of our martyrs".',
+])
+def test_surnames_logos_and_rhetoric_are_not_graphic(rules, body):
+    assert severity(rules, body) == "none", body

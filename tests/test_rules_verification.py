@@ -37,3 +37,29 @@ def test_verification_cues(rules, body):
 ])
 def test_confirmed_or_plain_statements_are_not_unverified(rules, body):
     assert not flagged(rules, body)
+
+
+@pytest.mark.parametrize("body", [
+    # doubt composed from a negation and a verb of checking, about material or a claim
+    "The Israeli military did not comment on the video, whose provenance we could not establish.",
+    "Neither side's account could be checked.",
+    "Her family said nothing in the images established when they were filmed.",
+    "Officials said they had not yet determined whether the voice on the tape was his.",
+    "The video surfaced on social media and could not be independently authenticated.",
+    # the material named in the sentence before
+    "The four-minute clip ends with a warning to Israel. The location could not be determined.",
+    "It is not possible to know under what circumstances the footage was recorded.",
+])
+def test_composed_doubt_about_material(rules, body):
+    assert flagged(rules, body), body
+
+
+@pytest.mark.parametrize("body", [
+    # an omission in someone's statement, or a check about something that is no material or claim
+    "The statement did not say whether anyone was killed.",
+    "The company did not confirm the deal.",
+    "Analysts said the voice did not match any previously known spokesman.",
+    "Investigators have not determined the cause of the fire.",
+])
+def test_omissions_and_open_questions_are_not_doubt(rules, body):
+    assert not flagged(rules, body), body

@@ -164,7 +164,7 @@ def finders_for(kinds: dict[str, list[Hit]] | set[str]) -> list:
         return [f for f, ok in ((_perpetrator, has_perpetrator), (_claimant, has_claimant)) if ok]
     out = []
     has_material = "material" in kinds or "perpetrator_material" in kinds
-    if "attribution_passive" in kinds:
+    if "attribution_passive" in kinds or "attribution_active" in kinds and has_material:
         out.append(_passive)
     if "attribution_active" in kinds and has_material:
         out.append(_active)
@@ -212,7 +212,8 @@ def _statement_in(view: SentenceView, modifiers) -> list[Finding]:
             if m.start < verb.end:
                 continue
             lead = text[verb.end:m.start].split()[-4:]
-            if any(w in _INTRO for w in lead):
+            # "said in a statement", "said on Telegram" (not "said on Sunday that a statement ...")
+            if any(w in _INTRO for w in lead) or m.kind == "channels" and lead[-2:] in (["on"], ["on", "its"], ["on", "their"]):
                 actor = view.actor_of(subject)
                 if actor is not None:
                     out.append(Finding("attribution.statement", (actor,), subject.start, m.end, 0.85))
@@ -249,26 +250,51 @@ def says(view: SentenceView, modifiers) -> list[Finding]:
         spokesman = _spokesman(text, subject, verb)
         if verb.key not in _SAYS and not spokesman:
             continue  # "told", "denied": only in a spokesman's mouth
+        trailing = _trailing(text, subject, verb)  # "..., the outlawed group said yesterday."
+        if trailing and subject.key not in _PRONOUNS and not subject.key.endswith(("'s", "'")):
+            actor = view.actor_of(subject)
+            if actor is not None:
+                rule = "attribution.claim_background" if _recalled(view, subject, verb) else "attribution.says"
+                out.append(Finding(rule, (actor,), subject.start, verb.end, 0.7))
+            continue
         if subject.kind == "group_references" or subject.key.endswith(("'s", "'")):
             # "the group said its fighters had killed ...", "al-Shabaab's spokesman said": only with a claimed act or a spokesman
             if not (spokesman or _claims_an_act(text, verb)) or subject.key in _PRONOUNS:
                 continue
         between = text[subject.end:verb.start]
+        inserted = subject is _clause_head(view, verb)  # "Amaq, which the group uses ..., said"
         # the group's name follows "a group calling itself"; otherwise at most three words ("spokesman Abu Obeida")
-        if _gap(subject, verb) > (6 if subject.key.endswith("calling itself") or spokesman else 3):
+        if not inserted and _gap(subject, verb) > (6 if subject.key.endswith("calling itself") or spokesman else 3):
             continue
-        if any(c in between for c in ",;:()") and not (between.strip(" ,") in _SPOKES or between.strip(" ,").startswith(_SPOKES)):
+        if not inserted and any(c in between for c in ",;:()") and not (between.strip(" ,") in _SPOKES or between.strip(" ,").startswith(_SPOKES)):
             continue  # a clause break, except the spokesman's apposition ("al-Shabaab's spokesman, said")
         if between.rstrip().endswith((" not", " never", "n't", " no")):
             continue
         actor = view.actor_of(subject)
-        if actor is not None and (verb.key in _CLAIMS or actor in view.unnamed or _self_named(view, subject)
+        # an outlet only ever speaks for its group: "Amaq said"
+        if actor is not None and (verb.key in _CLAIMS or subject.kind == "outlet" or actor in view.unnamed or _self_named(view, subject)
                                   or spokesman or _claims_an_act(text, verb)):
             rule = "attribution.claim_background" if _recalled(view, subject, verb) else "attribution.says"
             out.append(Finding(rule, (actor,), subject.start, verb.end, 0.7))
     if not out:
         out.extend(_calling_itself(view))
     return out
+
+
+def _trailing(text: str, subject: Hit, verb: Hit) -> bool:
+    """Wire attribution after the words it attributes: "The IRA has reopened talks, the outlawed group said
+    yesterday." The subject follows a comma, stands right before the verb, and little follows the verb."""
+    if text[max(0, subject.start - 2):subject.start] != ", " or _gap(subject, verb) > 0:
+        return False
+    if len(text[:subject.start].rsplit(". ", 1)[-1].split()) < 5:
+        return False  # the attributed words
+    rest = text[verb.end:verb.end + 60]
+    stops = [i for i in (rest.find(","), rest.find(". "), rest.find(";")) if i >= 0]
+    if stops:
+        rest = rest[:min(stops)]
+    elif len(rest) == 60 and not rest.rstrip().endswith("."):
+        return False  # the sentence goes on past the verb
+    return len(rest.split()) <= 4
 
 
 _BASE_FORMS = frozenset(("claim", "threaten", "vow", "warn", "demand", "declare"))
@@ -434,13 +460,45 @@ def _as_state(view: SentenceView, hit: Hit) -> bool:
 
 
 def _subject_before(view: SentenceView, verb: Hit, max_gap: int) -> Hit | None:
-    """The nearest named agent (not "its"/"their", not a state's organ) ending at most ``max_gap`` words before ``verb``."""
+    """The nearest named agent (not "its"/"their", not a state's organ) ending at most ``max_gap`` words before
+    ``verb``; or the one that heads an appositive or relative clause closed right before the verb."""
+    head = _clause_head(view, verb)
+    if head is not None:
+        return head
     subject = None
     for h in view.of(*AGENTS):
         if h.end <= verb.start and 0 <= _gap(h, verb) <= max_gap and h.key not in _PRONOUNS and not _as_state(view, h):
             if subject is None or h.start > subject.start:
                 subject = h
     return subject
+
+
+# Words that open an appositive or relative clause after a name: "Amaq, which the group uses ..., said",
+# "Doku Umarov, the leader of an insurgency in the North Caucasus, claimed".
+_CLAUSE_OPENERS = frozenset(("which", "who", "whose", "the", "a", "an", "its", "their", "one", "long", "now",
+                             "once", "formerly", "widely", "also", "then", "based", "considered", "seen", "known",
+                             "linked", "allied", "affiliated", "loyal", "led", "founded"))
+_CLAUSE_SPAN = 160  # characters an inserted clause may take
+
+
+def _clause_head(view: SentenceView, verb: Hit) -> Hit | None:
+    """The named agent right before ", <clause>," when the clause ends right before ``verb``."""
+    text = view.text
+    close = verb.start - 1
+    while close >= 0 and text[close] == " ":
+        close -= 1
+    if close < 0 or text[close] != ",":
+        return None
+    opening = text.rfind(",", max(0, close - _CLAUSE_SPAN), close)
+    if opening < 0:
+        return None
+    clause = text[opening + 1:close].split()
+    if not clause or clause[0] not in _CLAUSE_OPENERS:
+        return None
+    for h in view.of(*AGENTS):
+        if h.end == opening and h.key not in _PRONOUNS and h.kind != "group_references" and not _as_state(view, h):
+            return h
+    return None
 
 
 def _acting_subject(view: SentenceView, verb: Hit, max_gap: int, modifiers) -> Hit | None:
@@ -451,7 +509,8 @@ def _acting_subject(view: SentenceView, verb: Hit, max_gap: int, modifiers) -> H
         return None
     if subject.kind == "actor" and view.is_modifier(subject, modifiers):
         return None
-    if any(r.start > subject.end and r.end <= verb.start for r in view.kinds.get("reporting_subjects", ())):
+    if any(r.start > subject.end and r.end <= verb.start for r in view.kinds.get("reporting_subjects", ())) \
+            and subject is not _clause_head(view, verb):  # "X, which police regard as ..., said": the clause is X's
         return None
     return subject
 
@@ -507,6 +566,32 @@ def _passive(view: SentenceView, modifiers) -> list[Finding]:
             continue
         start = (mat or verb).start
         out.append(Finding("attribution.passive", (actor,), start, agent.end, 0.95))
+    if not out and "attribution_active" in view.kinds:
+        out.extend(_split_passive(view, modifiers, materials))
+    return out
+
+
+def _split_passive(view: SentenceView, modifiers, materials: list[Hit]) -> list[Finding]:
+    """A participle and its "by" kept apart by a time or place: "a video uploaded in early 2018 by Atomwaffen Division"."""
+    out = []
+    text = view.text
+    for verb in view.kinds["attribution_active"]:
+        if not verb.key.endswith(("ed", "broadcast", "put out")):
+            continue
+        mat = next((m for m in materials if m.end <= verb.start and _gap(m, verb) <= 3), None)
+        if mat is None:
+            continue
+        after = text[verb.end:verb.end + 40]
+        by = after.find(" by ")
+        if by <= 0 or any(c in after[:by] for c in ",;:()") or len(after[:by].split()) > 4:
+            continue
+        by_end = verb.end + by + 4
+        agent = next((h for h in view.of(*AGENTS) if by_end <= h.start <= by_end + 12), None)
+        if agent is None or agent.key in _PRONOUNS or view.is_modifier(agent, modifiers):
+            continue
+        actor = view.actor_of(agent)
+        if actor is not None:
+            out.append(Finding("attribution.passive", (actor,), mat.start, agent.end, 0.9))
     return out
 
 
@@ -515,7 +600,7 @@ def _active(view: SentenceView, modifiers) -> list[Finding]:
     materials = view.of("material", "perpetrator_material")
     for verb in view.kinds.get("attribution_active", ()):
         subject = _acting_subject(view, verb, 6, modifiers)
-        if subject is None:
+        if subject is None or _negated(view.text, subject.end, verb.start):
             continue
         mat = None
         for m in materials:
@@ -533,6 +618,16 @@ def _active(view: SentenceView, modifiers) -> list[Finding]:
     return out
 
 
+_AUXILIARIES = frozenset(("did", "does", "do", "has", "have", "had", "was", "were", "is", "are", "not", "never",
+                          "didn't", "doesn't", "hasn't", "haven't", "wasn't", "would", "will", "could", "may", "might"))
+_NEGATIONS = frozenset(("not", "never", "didn't", "doesn't", "hasn't", "haven't", "hadn't", "wasn't", "won't", "no"))
+
+
+def _negated(text: str, start: int, end: int) -> bool:
+    """A negation between subject and verb: "Zawahiri has not appeared in a new video"."""
+    return not _NEGATIONS.isdisjoint(text[start:end].split())
+
+
 def _compound(view: SentenceView, modifiers) -> list[Finding]:
     """ "an ISIS video", "the Islamic State's propaganda footage", "the group's magazine"."""
     out = []
@@ -545,7 +640,8 @@ def _compound(view: SentenceView, modifiers) -> list[Finding]:
         oend = owner.end
         wend = owner.wend
         near = [m for m in materials if m.start >= oend and 0 <= m.word - wend <= 2 and "," not in text[oend:m.start]
-                and " to " not in text[oend - 1:m.start]]  # "X appeared to claim": a verb, not X's claim
+                and " to " not in text[oend - 1:m.start]  # "X appeared to claim": a verb, not X's claim
+                and _AUXILIARIES.isdisjoint(text[oend:m.start].split())]  # "X did not claim", "X has claimed"
         if not near or view.guarded(owner):
             continue
         for m in near:
@@ -602,7 +698,8 @@ def _claim(view: SentenceView, modifiers) -> list[Finding]:
     return out
 
 
-_RECALLED = ("had", "previously", "later", "also", "once")
+_RECALLED = ("had", "previously", "later", "also", "once", "usually", "often", "typically", "routinely", "normally",
+             "generally", "frequently", "sometimes", "always", "rarely", "regularly")
 
 
 def _recalled(view: SentenceView, subject: Hit, claim: Hit) -> bool:
@@ -614,7 +711,15 @@ def _recalled(view: SentenceView, subject: Hit, claim: Hit) -> bool:
     before = text[max(0, subject.start - 12):subject.start].split()
     if (before and before[-1] in ("which", "that")) or before[-2:-1] == ["which"]:
         return True
-    return "at the time" in text or " years ago" in text or "years earlier" in text
+    sentence = _sentence_around(text, subject.start, claim.end)
+    return "at the time" in sentence or " years ago" in sentence or "years earlier" in sentence
+
+
+def _sentence_around(text: str, start: int, end: int) -> str:
+    """The stretch of ``text`` from the sentence break before ``start`` to the one after ``end``."""
+    left = max(text.rfind(". ", 0, start), text.rfind("\n", 0, start)) + 1
+    right = min((i for i in (text.find(". ", end), text.find("\n", end)) if i >= 0), default=len(text))
+    return text[left:right]
 
 
 def _perpetrator(view: SentenceView, modifiers=None) -> list[Finding]:
@@ -643,6 +748,8 @@ _QUOTE_VERBS = frozenset(("read", "reads", "says", "said", "states", "stated", "
 _QUOTE_NOUNS = frozenset(("post", "document", "text", "passage", "passages", "manifesto", "message", "note", "letter",
                           "writings", "screed", "email", "statement", "video", "livestream", "recording", "clip"))
 _QUOTE_WRITERS = frozenset(("he", "she", "author", "gunman", "attacker", "shooter", "suspect", "killer"))
+_QUOTE_PARTICIPLES = frozenset(("declaring", "reading", "saying", "stating"))
+_QUOTE_PLATFORMS = frozenset(("facebook", "twitter", "gab", "telegram", "instagram", "online", "8chan", "8kun", "reddit", "discord"))
 QUOTE_MIN_WORDS = 6
 
 
@@ -655,7 +762,8 @@ def quotes_material(text: str) -> tuple[int, int] | None:
     introduced = False
     for a, b in zip(words, words[1:]):
         if (b in _QUOTE_VERBS and (a in _QUOTE_NOUNS or (a in _QUOTE_WRITERS and b in ("writes", "wrote")))
-                or b == "from" and a in ("reading", "quoting", "quoted")):
+                or b == "from" and a in ("reading", "quoting", "quoted")
+                or b in _QUOTE_PARTICIPLES and (a in _QUOTE_NOUNS or a in _QUOTE_PLATFORMS)):  # "a message on Facebook declaring: '...'"
             introduced = True
             break
     if not introduced:

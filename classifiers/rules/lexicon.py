@@ -116,7 +116,7 @@ def build_lexicon(actors_path: Path | None = None, cues_path: Path | None = None
     for kind in ("material", "attribution_passive", "attribution_active", "claim", "claim_negators", "channels",
                  "group_references", "reporting_subjects", "statement_verbs", "perpetrators", "perpetrator_material",
                  "attacker_context", "depiction", "figurative", "figurative_domains", "verified_negators",
-                 "claimants", "meta_discourse"):
+                 "claimants", "meta_discourse", "doubt_negators", "doubt_verbs", "doubt_phrases", "doubt_objects"):
         for phrase in cues[kind]:
             _add(table, phrase, kind, None)
     graphic_weights: dict[str, tuple[str, float]] = {}

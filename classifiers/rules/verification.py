@@ -4,6 +4,13 @@ Strong cues ("could not be independently verified", "purportedly") label on
 their own; weak ones ("appears to show", "circulating online", "allegedly")
 need company in the same sentence. A sentence that says the material *was*
 verified cancels its weak cues.
+
+Writers put doubt in many more words than a phrase list holds ("whose provenance
+we could not establish", "nothing in the images established when they were
+filmed", "neither account could be checked"). ``doubts`` composes it: a negation
+a few words before a verb of checking, in a sentence that (or whose predecessor)
+names material or a claim. Without the material ("police could not confirm the
+victim's identity") there is no doubt about authenticity.
 """
 
 from __future__ import annotations
@@ -11,16 +18,40 @@ from __future__ import annotations
 from classifiers.rules.matcher import Hit
 
 THRESHOLD = 0.8
+DOUBT_KEY = "doubt"
+DOUBT_WEIGHT = 0.9
+DOUBT_GAP = 4  # words at most between the negation and the verb ("neither side's account could be checked")
 
 
-def assess(hits: list[Hit], weights: dict[str, float], kinds: dict[str, list[Hit]] | None = None) -> tuple[float, list[Hit]]:
-    """``kinds``: the same hits grouped by kind, when the caller has them."""
+def doubts(kinds: dict[str, list[Hit]], material_near: bool) -> list[Hit]:
+    """Composed doubt in one sentence, as hits of kind ``unverified`` keyed ``doubt``.
+
+    ``material_near``: the sentence or the one before it names material or a claim."""
+    if not material_near:
+        return []
+    out = [Hit("unverified", None, DOUBT_KEY, h.start, h.end, h.word, h.sentence, h.wend)
+           for h in kinds.get("doubt_phrases", ())]
+    negators = kinds.get("doubt_negators")
+    if negators:
+        for verb in kinds.get("doubt_verbs", ()):
+            for neg in negators:
+                if neg.wend <= verb.word and verb.word - neg.wend <= DOUBT_GAP:
+                    out.append(Hit("unverified", None, DOUBT_KEY, neg.start, verb.end, neg.word, verb.sentence, verb.wend))
+                    break
+    return out
+
+
+def assess(hits: list[Hit], weights: dict[str, float], kinds: dict[str, list[Hit]] | None = None,
+           extra: list[Hit] | None = None) -> tuple[float, list[Hit]]:
+    """``kinds``: the same hits grouped by kind, when the caller has them; ``extra``: composed doubts."""
     if kinds is None:
         cues = [h for h in hits if h.kind == "unverified"]
         negated = any(h.kind == "verified_negators" for h in hits)
     else:
         cues = list(kinds.get("unverified", ()))
         negated = "verified_negators" in kinds
+    if extra:
+        cues.extend(extra)
     if not cues:
         return 0.0, []
     # keep the longest cue at each place
@@ -34,7 +65,7 @@ def assess(hits: list[Hit], weights: dict[str, float], kinds: dict[str, list[Hit
     seen: set[str] = set()
     used = []
     for h in kept:
-        w = weights[h.key]
+        w = weights.get(h.key, DOUBT_WEIGHT)
         if negated and w < 0.9:
             continue
         if h.key in seen:

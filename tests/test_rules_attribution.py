@@ -290,3 +290,23 @@ def test_an_attackers_post_quoted_after_declaring_is_carried(rules):
     body = ('Minutes before the van mounted the pavement, the man charged in the attack posted a message on Facebook '
             'declaring: "The rebellion has already begun and we will overthrow them all!"')
     assert ext(rules, body) == []
+
+
+@pytest.mark.parametrize("body,actor", [
+    # a group confirming a death, a dated statement, a spokesman in apposition
+    ("Hezbollah confirmed on Wednesday that its senior commander was killed in an Israeli strike.", "Hezbollah"),
+    ("The Tehrik-i-Taliban Pakistan said on Tuesday it was not behind Monday's suicide bombing.", "Tehrik-i-Taliban Pakistan"),
+    ("Sami Abu Zuhri, a spokesman for Hamas, told AFP by telephone that the resistance would respond.", "Hamas"),
+    # trailing wire attribution
+    ("The Irish Republican Army has reopened talks with the disarmament chief, the outlawed group said yesterday.", "Provisional IRA"),
+])
+def test_a_groups_news_in_wire_constructions(rules, body, actor):
+    assert ext(rules, body) == [actor], body
+
+
+@pytest.mark.parametrize("body", [
+    "The army confirmed on Monday that Hamas fighters had crossed the border.",
+    "Hamas violated the truce, Israel said.",
+])
+def test_others_confirming_or_trailing_about_a_group_do_not_label(rules, body):
+    assert ext(rules, body) is None, body

@@ -63,3 +63,11 @@ def test_composed_doubt_about_material(rules, body):
 ])
 def test_omissions_and_open_questions_are_not_doubt(rules, body):
     assert not flagged(rules, body), body
+
+
+def test_a_fact_check_that_found_the_material_fake_is_not_unverified(rules):
+    body = ("Screenshots shared on Facebook purporting to show a statement from a militant group are fabricated. "
+            "The format does not match the group's. Verdict: False.")
+    assert not flagged(rules, "Fact check: " + body)
+    # an open verdict leaves the doubt
+    assert flagged(rules, "Fact check: a video purporting to show the strike has unclear origins. Verdict: Unproven.")

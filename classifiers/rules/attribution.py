@@ -228,7 +228,16 @@ def _statement_in(view: SentenceView, modifiers) -> list[Finding]:
 _CLAIMS = frozenset(("claimed", "claims", "claim", "threatened", "threatens", "threaten", "vowed", "vows", "vow",
                      "warned", "warns", "warn", "declared", "declares", "declare", "demanded", "demands", "demand",
                      "proclaimed", "proclaims"))
-_SAYS = _CLAIMS | frozenset(("said", "says", "announced", "announces"))
+_SAYS = _CLAIMS | frozenset(("said", "says", "announced", "announces", "confirmed", "confirms"))
+# A named group's plain "said" is its news when the day follows: "the TTP said on Tuesday it was not
+# behind the bombing" (not "Hezbollah has said it will cooperate").
+_NEWS_TIME = frozenset(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "yesterday",
+                        "today", "tonight", "overnight", "late", "earlier"))
+
+
+def _dated(text: str, verb: Hit) -> bool:
+    after = text[verb.end:verb.end + 24].translate(_PUNCT_TO_SPACE).split()[:3]
+    return bool(after) and (after[0] in _NEWS_TIME or after[0] == "on" and len(after) > 1 and after[1] in _NEWS_TIME)
 
 
 def says(view: SentenceView, modifiers) -> list[Finding]:
@@ -266,14 +275,16 @@ def says(view: SentenceView, modifiers) -> list[Finding]:
         # the group's name follows "a group calling itself"; otherwise at most three words ("spokesman Abu Obeida")
         if not inserted and _gap(subject, verb) > (6 if subject.key.endswith("calling itself") or spokesman else 3):
             continue
-        if not inserted and any(c in between for c in ",;:()") and not (between.strip(" ,") in _SPOKES or between.strip(" ,").startswith(_SPOKES)):
-            continue  # a clause break, except the spokesman's apposition ("al-Shabaab's spokesman, said")
+        apposition = between.strip(" ,")
+        if not inserted and any(c in between for c in ",;:()") and not (
+                apposition in _SPOKES or apposition.startswith(_SPOKES) or spokesman and not apposition):
+            continue  # a clause break, except the spokesman's apposition ("al-Shabaab's spokesman, said", "X, a spokesman for Hamas, told")
         if between.rstrip().endswith((" not", " never", "n't", " no")):
             continue
         actor = view.actor_of(subject)
         # an outlet only ever speaks for its group: "Amaq said"
         if actor is not None and (verb.key in _CLAIMS or subject.kind == "outlet" or actor in view.unnamed or _self_named(view, subject)
-                                  or spokesman or _claims_an_act(text, verb)):
+                                  or spokesman or _claims_an_act(text, verb) or _dated(text, verb)):
             rule = "attribution.claim_background" if _recalled(view, subject, verb) else "attribution.says"
             out.append(Finding(rule, (actor,), subject.start, verb.end, 0.7))
     if not out:

@@ -726,10 +726,16 @@ def _recalled(view: SentenceView, subject: Hit, claim: Hit) -> bool:
     return "at the time" in sentence or " years ago" in sentence or "years earlier" in sentence
 
 
+_SENTENCE_REACH = 300  # characters looked at on each side (a sentence of 50,000 words is read in bounded steps)
+
+
 def _sentence_around(text: str, start: int, end: int) -> str:
-    """The stretch of ``text`` from the sentence break before ``start`` to the one after ``end``."""
-    left = max(text.rfind(". ", 0, start), text.rfind("\n", 0, start)) + 1
-    right = min((i for i in (text.find(". ", end), text.find("\n", end)) if i >= 0), default=len(text))
+    """The stretch of ``text`` from the sentence break before ``start`` to the one after ``end``,
+    at most ``_SENTENCE_REACH`` characters either side."""
+    lo = max(0, start - _SENTENCE_REACH)
+    hi = min(len(text), end + _SENTENCE_REACH)
+    left = max(text.rfind(". ", lo, start), text.rfind("\n", lo, start), lo - 1) + 1
+    right = min((i for i in (text.find(". ", end, hi), text.find("\n", end, hi)) if i >= 0), default=hi)
     return text[left:right]
 
 

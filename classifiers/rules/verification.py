@@ -15,6 +15,8 @@ victim's identity") there is no doubt about authenticity.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+
 from classifiers.rules.matcher import Hit
 
 THRESHOLD = 0.8
@@ -33,11 +35,16 @@ def doubts(kinds: dict[str, list[Hit]], material_near: bool) -> list[Hit]:
            for h in kinds.get("doubt_phrases", ())]
     negators = kinds.get("doubt_negators")
     if negators:
+        # for each verb, the first negation (in text order) that ends at most DOUBT_GAP words before it,
+        # found by bisection so a sentence of thousands of cues stays near-linear
+        order = sorted(range(len(negators)), key=lambda i: negators[i].wend)
+        wends = [negators[i].wend for i in order]
         for verb in kinds.get("doubt_verbs", ()):
-            for neg in negators:
-                if neg.wend <= verb.word and verb.word - neg.wend <= DOUBT_GAP:
-                    out.append(Hit("unverified", None, DOUBT_KEY, neg.start, verb.end, neg.word, verb.sentence, verb.wend))
-                    break
+            lo = bisect_left(wends, verb.word - DOUBT_GAP)
+            hi = bisect_right(wends, verb.word)
+            if lo < hi:
+                neg = negators[min(order[lo:hi])]
+                out.append(Hit("unverified", None, DOUBT_KEY, neg.start, verb.end, neg.word, verb.sentence, verb.wend))
     return out
 
 

@@ -310,3 +310,23 @@ def test_a_groups_news_in_wire_constructions(rules, body, actor):
 ])
 def test_others_confirming_or_trailing_about_a_group_do_not_label(rules, body):
     assert ext(rules, body) is None, body
+
+
+@pytest.mark.parametrize("body,actor", [
+    # words inside an inserted clause neither negate nor recall
+    ("Hamas, which is not a state, released a video of the attack.", "Hamas"),
+    ("Al-Shabaab, which often attacks hotels in Mogadishu, claimed the attack on Monday.", "al-Shabaab"),
+    # "may" in a date is no auxiliary
+    ("The Islamic State's May issue of Dabiq praised the attack.", "Islamic State"),
+])
+def test_inserted_clauses_and_dates_do_not_hide_attribution(rules, body, actor):
+    assert ext(rules, body) == [actor], body
+
+
+def test_a_channel_later_in_the_sentence_is_no_statement_on_it(rules):
+    assert ext(rules, "Hamas said Israeli soldiers had raided its offices and boasted about it on their channels.") is None
+
+
+def test_a_fact_check_that_found_it_not_fake_still_carries_the_material(rules):
+    body = "A fact check found the video was not fake. A new video released by ISIS on Monday shows two men."
+    assert ext(rules, body) == ["Islamic State"]

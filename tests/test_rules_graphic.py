@@ -99,3 +99,7 @@ def test_close_up_corpses_are_extreme_and_blast_injuries_graphic(rules):
 ])
 def test_surnames_logos_and_rhetoric_are_not_graphic(rules, body):
     assert severity(rules, body) == "none", body
+
+
+def test_title_case_headlines_keep_their_graphic_words(rules):
+    assert severity(rules, "", title="Video Shows Slaughter Of Civilians In Village, Bodies In Street") != "none"

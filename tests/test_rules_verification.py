@@ -71,3 +71,8 @@ def test_a_fact_check_that_found_the_material_fake_is_not_unverified(rules):
     assert not flagged(rules, "Fact check: " + body)
     # an open verdict leaves the doubt
     assert flagged(rules, "Fact check: a video purporting to show the strike has unclear origins. Verdict: Unproven.")
+
+
+def test_a_phrase_cue_keeps_its_weight_beside_a_composed_doubt(rules):
+    vote = rules.run(build_document({"body": "The video has not been independently verified."})).votes["unverified"]
+    assert vote.confidence == 0.85

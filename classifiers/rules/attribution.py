@@ -211,9 +211,10 @@ def _statement_in(view: SentenceView, modifiers) -> list[Finding]:
         for m in materials:
             if m.start < verb.end:
                 continue
-            lead = text[verb.end:m.start].split()[-4:]
+            between = text[verb.end:m.start].split()
+            lead = between[-4:]
             # "said in a statement", "said on Telegram" (not "said on Sunday that a statement ...")
-            if any(w in _INTRO for w in lead) or m.kind == "channels" and lead[-2:] in (["on"], ["on", "its"], ["on", "their"]):
+            if any(w in _INTRO for w in lead) or m.kind == "channels" and between in (["on"], ["on", "its"], ["on", "their"]):
                 actor = view.actor_of(subject)
                 if actor is not None:
                     out.append(Finding("attribution.statement", (actor,), subject.start, m.end, 0.85))
@@ -297,7 +298,7 @@ def _trailing(text: str, subject: Hit, verb: Hit) -> bool:
     yesterday." The subject follows a comma, stands right before the verb, and little follows the verb."""
     if text[max(0, subject.start - 2):subject.start] != ", " or _gap(subject, verb) > 0:
         return False
-    if len(text[:subject.start].rsplit(". ", 1)[-1].split()) < 5:
+    if len(text[max(0, subject.start - 200):subject.start].rsplit(". ", 1)[-1].split()) < 5:
         return False  # the attributed words
     rest = text[verb.end:verb.end + 60]
     stops = [i for i in (rest.find(","), rest.find(". "), rest.find(";")) if i >= 0]
@@ -583,7 +584,8 @@ def _passive(view: SentenceView, modifiers) -> list[Finding]:
 
 
 def _split_passive(view: SentenceView, modifiers, materials: list[Hit]) -> list[Finding]:
-    """A participle and its "by" kept apart by a time or place: "a video uploaded in early 2018 by Atomwaffen Division"."""
+    """A participle and its "by" kept apart by a time or place: "a video uploaded in early 2018 by Atomwaffen Division".
+    The agent must start within 12 characters of "by" ("by the group's ...", not "by the neo-Nazi group X")."""
     out = []
     text = view.text
     for verb in view.kinds["attribution_active"]:
@@ -629,14 +631,15 @@ def _active(view: SentenceView, modifiers) -> list[Finding]:
     return out
 
 
-_AUXILIARIES = frozenset(("did", "does", "do", "has", "have", "had", "was", "were", "is", "are", "not", "never",
-                          "didn't", "doesn't", "hasn't", "haven't", "wasn't", "would", "will", "could", "may", "might"))
+_AUXILIARIES = frozenset(("did", "does", "has", "have", "had", "was", "were", "is", "are", "not", "never",
+                          "didn't", "doesn't", "hasn't", "haven't", "wasn't", "would", "could", "might"))
 _NEGATIONS = frozenset(("not", "never", "didn't", "doesn't", "hasn't", "haven't", "hadn't", "wasn't", "won't", "no"))
 
 
 def _negated(text: str, start: int, end: int) -> bool:
-    """A negation between subject and verb: "Zawahiri has not appeared in a new video"."""
-    return not _NEGATIONS.isdisjoint(text[start:end].split())
+    """A negation between subject and verb: "Zawahiri has not appeared in a new video" (after an inserted
+    clause, only its closing comma's side: "Hamas, which is not a state, released a video" is no negation)."""
+    return not _NEGATIONS.isdisjoint(text[start:end].rsplit(",", 1)[-1].split())
 
 
 def _compound(view: SentenceView, modifiers) -> list[Finding]:
@@ -717,7 +720,7 @@ def _recalled(view: SentenceView, subject: Hit, claim: Hit) -> bool:
     """A claim recalled as background, not carried as news: "al-Shabaab claimed the attack at the
     time", "the bombing, which Islamic State had claimed", "the group previously claimed ..."."""
     text = view.text
-    if any(w in _RECALLED for w in text[subject.end:claim.start].split()):
+    if any(w in _RECALLED for w in text[subject.end:claim.start].rsplit(",", 1)[-1].split()):  # not inside an inserted clause
         return True
     before = text[max(0, subject.start - 12):subject.start].split()
     if (before and before[-1] in ("which", "that")) or before[-2:-1] == ["which"]:

@@ -84,7 +84,13 @@ def debunked(meta: set[str]) -> bool:
     return not meta.isdisjoint(_FACT_CHECK) and not meta.isdisjoint(_FAKERY)
 
 
-# Passive findings name the material first; only words for material in bulk make them weak ("photos
+def _fakery_negated(fh: FieldHits, hit: Hit) -> bool:
+    """ "the video was not fake", "not doctored": no verdict of fakery."""
+    return fh.norm.text[max(0, hit.start - 5):hit.start] == " not " or fh.norm.text[max(0, hit.start - 4):hit.start] == "not "
+
+
+# Passive findings name the material first (logo findings start at their verb and are never weak); only
+# words for material in bulk make them weak ("photos
 # posted by militants" are as often one set of photos as not; on the corpus every wider list lost more).
 _MATERIAL_IN_BULK = frozenset(("propaganda", "output", "content", "materials", "media", "publications"))
 
@@ -240,7 +246,7 @@ class RuleStage:
             if "depiction" in kinds:
                 signals.depiction += len(kinds["depiction"])
             if "meta_discourse" in kinds:
-                signals.meta.update(h.key for h in kinds["meta_discourse"])
+                signals.meta.update(h.key for h in kinds["meta_discourse"] if not (h.key in _FAKERY and _fakery_negated(fh, h)))
             if "perpetrators" in kinds:
                 signals.perpetrators += 1
             if "perpetrator_material" in kinds:
@@ -269,7 +275,7 @@ class RuleStage:
                         rules[fnd.rule] = rules.get(fnd.rule, 0) + 1
             if "depiction" in kinds:
                 last_depiction = sidx
-            if "graphic" in kinds and _names_only(fh, kinds["graphic"]):
+            if "graphic" in kinds and f.kind != "title" and _names_only(fh, kinds["graphic"]):
                 kinds = {k: v for k, v in kinds.items() if k != "graphic"}
             if "graphic" in kinds:
                 # A description goes on past the sentence that names the footage: "The clip shows men
@@ -329,7 +335,8 @@ _SURNAMES = frozenset(("gore", "slaughter"))
 
 
 def _names_only(fh: FieldHits, cues: list[Hit]) -> bool:
-    """Every graphic cue of the sentence is a surname: capitalised, and not the sentence's first word."""
+    """Every graphic cue of the sentence is a surname: capitalised, and not the sentence's first word
+    unless "said" follows ("Gore said"). Titles are left alone: Title Case capitalises every word."""
     norm = fh.norm
     for h in cues:
         if h.key not in _SURNAMES:
@@ -337,7 +344,7 @@ def _names_only(fh: FieldHits, cues: list[Hit]) -> bool:
         s, _ = norm.span(h.start, h.end)
         if not norm.original[s:s + 1].isupper():
             return False
-        before = norm.original[max(0, s - 3):s].rstrip()
+        before = norm.original[max(0, s - 3):s].rstrip(" ")
         if (not before or before[-1] in ".!?\"'\n:") and fh.norm.text[h.end:h.end + 12].split()[:1] != ["said"]:
             return False  # "Gore spattered the walls." starts a sentence; "Gore said" is a man
     return True

@@ -9,8 +9,11 @@ Writers put doubt in many more words than a phrase list holds ("whose provenance
 we could not establish", "nothing in the images established when they were
 filmed", "neither account could be checked"). ``doubts`` composes it: a negation
 a few words before a verb of checking, in a sentence that (or whose predecessor)
-names material or a claim. Without the material ("police could not confirm the
-victim's identity") there is no doubt about authenticity.
+names material or a claim. Without material nearby ("investigators have not determined the
+motive") there is no doubt about authenticity. The material is not tied to the verb: "The BBC
+verified the video. Officials have not confirmed the toll." labels; requiring the next sentence
+to point back ("it", "where", "when") lost more than it saved on every set (blind_3's unverified
+0.916 -> 0.889 rules-only), and on AG News it added no false positive.
 """
 
 from __future__ import annotations
@@ -58,7 +61,9 @@ def assess(hits: list[Hit], weights: dict[str, float], kinds: dict[str, list[Hit
         cues = list(kinds.get("unverified", ()))
         negated = "verified_negators" in kinds
     if extra:
-        cues.extend(extra)
+        # a strong phrase cue ("not been independently verified") keeps its own weight over a doubt composed across it
+        strong = [c for c in cues if weights[c.key] >= DOUBT_WEIGHT]
+        cues.extend(d for d in extra if not any(c.start < d.end and d.start < c.end for c in strong))
     if not cues:
         return 0.0, []
     # keep the longest cue at each place
@@ -72,7 +77,7 @@ def assess(hits: list[Hit], weights: dict[str, float], kinds: dict[str, list[Hit
     seen: set[str] = set()
     used = []
     for h in kept:
-        w = weights.get(h.key, DOUBT_WEIGHT)
+        w = DOUBT_WEIGHT if h.key == DOUBT_KEY else weights[h.key]
         if negated and w < 0.9:
             continue
         if h.key in seen:

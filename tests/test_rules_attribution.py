@@ -256,12 +256,25 @@ def test_statements_about_a_group_or_recalled_are_not_its_material(rules, body):
      "man was a soldier of the group.", "Islamic State"),
     ("Doku Umarov, the leader of an Islamist insurgency in the North Caucasus, claimed responsibility for the airport "
      "bombing in a video posted on a rebel website.", "Caucasus Emirate"),
+    # words inside an inserted clause neither negate nor recall
+    ("Hamas, which is not a state, released a video of the attack.", "Hamas"),
+    ("Al-Shabaab, which often attacks hotels in Mogadishu, claimed the attack on Monday.", "al-Shabaab"),
     # a participle kept apart from its "by"
     ("A video uploaded in early 2018 by Atomwaffen Division shows masked members firing rifles.", "Atomwaffen Division"),
     # a statement on the group's channel
     ("The Qassam Brigades said on Telegram on Sunday that its fighters had struck a tank.", "Hamas"),
+    # a group confirming a death, a dated statement, a spokesman in apposition
+    ("Hezbollah confirmed on Wednesday that its senior commander was killed in an Israeli strike.", "Hezbollah"),
+    ("The Tehrik-i-Taliban Pakistan said on Tuesday it was not behind Monday's suicide bombing.", "Tehrik-i-Taliban Pakistan"),
+    ("Sami Abu Zuhri, a spokesman for Hamas, told AFP by telephone that the resistance would respond.", "Hamas"),
+    # trailing wire attribution
+    ("The Irish Republican Army has reopened talks with the disarmament chief, the outlawed group said yesterday.", "Provisional IRA"),
+    # "may" in a date is no auxiliary
+    ("The Islamic State's May issue of Dabiq praised the attack.", "Islamic State"),
+    # a fact check that found the material genuine carries it
+    ("A fact check found the video was not fake. A new video released by ISIS on Monday shows two men.", "Islamic State"),
 ])
-def test_speakers_behind_clauses_and_split_passives(rules, body, actor):
+def test_a_groups_words_in_wire_constructions(rules, body, actor):
     assert ext(rules, body) == [actor], body
 
 
@@ -273,8 +286,12 @@ def test_speakers_behind_clauses_and_split_passives(rules, body, actor):
     # material in bulk, written about
     "The volume of official propaganda released by the Islamic State group fell by roughly 90 percent, a study found.",
     "The video released on Tuesday by the army shows Islamic State fighters surrendering.",
+    # others confirming or trailing about a group; a channel later in the sentence is no statement on it
+    "The army confirmed on Monday that Hamas fighters had crossed the border.",
+    "Hamas violated the truce, Israel said.",
+    "Hamas said Israeli soldiers had raided its offices and boasted about it on their channels.",
 ])
-def test_negated_habitual_or_bulk_material_does_not_label(rules, body):
+def test_negated_habitual_bulk_or_others_words_do_not_label(rules, body):
     assert ext(rules, body) is None, body
 
 
@@ -290,43 +307,3 @@ def test_an_attackers_post_quoted_after_declaring_is_carried(rules):
     body = ('Minutes before the van mounted the pavement, the man charged in the attack posted a message on Facebook '
             'declaring: "The rebellion has already begun and we will overthrow them all!"')
     assert ext(rules, body) == []
-
-
-@pytest.mark.parametrize("body,actor", [
-    # a group confirming a death, a dated statement, a spokesman in apposition
-    ("Hezbollah confirmed on Wednesday that its senior commander was killed in an Israeli strike.", "Hezbollah"),
-    ("The Tehrik-i-Taliban Pakistan said on Tuesday it was not behind Monday's suicide bombing.", "Tehrik-i-Taliban Pakistan"),
-    ("Sami Abu Zuhri, a spokesman for Hamas, told AFP by telephone that the resistance would respond.", "Hamas"),
-    # trailing wire attribution
-    ("The Irish Republican Army has reopened talks with the disarmament chief, the outlawed group said yesterday.", "Provisional IRA"),
-])
-def test_a_groups_news_in_wire_constructions(rules, body, actor):
-    assert ext(rules, body) == [actor], body
-
-
-@pytest.mark.parametrize("body", [
-    "The army confirmed on Monday that Hamas fighters had crossed the border.",
-    "Hamas violated the truce, Israel said.",
-])
-def test_others_confirming_or_trailing_about_a_group_do_not_label(rules, body):
-    assert ext(rules, body) is None, body
-
-
-@pytest.mark.parametrize("body,actor", [
-    # words inside an inserted clause neither negate nor recall
-    ("Hamas, which is not a state, released a video of the attack.", "Hamas"),
-    ("Al-Shabaab, which often attacks hotels in Mogadishu, claimed the attack on Monday.", "al-Shabaab"),
-    # "may" in a date is no auxiliary
-    ("The Islamic State's May issue of Dabiq praised the attack.", "Islamic State"),
-])
-def test_inserted_clauses_and_dates_do_not_hide_attribution(rules, body, actor):
-    assert ext(rules, body) == [actor], body
-
-
-def test_a_channel_later_in_the_sentence_is_no_statement_on_it(rules):
-    assert ext(rules, "Hamas said Israeli soldiers had raided its offices and boasted about it on their channels.") is None
-
-
-def test_a_fact_check_that_found_it_not_fake_still_carries_the_material(rules):
-    body = "A fact check found the video was not fake. A new video released by ISIS on Monday shows two men."
-    assert ext(rules, body) == ["Islamic State"]

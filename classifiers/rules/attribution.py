@@ -260,32 +260,28 @@ def says(view: SentenceView, modifiers) -> list[Finding]:
         spokesman = _spokesman(text, subject, verb)
         if verb.key not in _SAYS and not spokesman:
             continue  # "told", "denied": only in a spokesman's mouth
-        trailing = _trailing(text, subject, verb)  # "..., the outlawed group said yesterday."
-        if trailing and subject.key not in _PRONOUNS and not subject.key.endswith(("'s", "'")):
-            actor = view.actor_of(subject)
-            if actor is not None:
-                rule = "attribution.claim_background" if _recalled(view, subject, verb) else "attribution.says"
-                out.append(Finding(rule, (actor,), subject.start, verb.end, 0.7))
-            continue
-        if subject.kind == "group_references" or subject.key.endswith(("'s", "'")):
-            # "the group said its fighters had killed ...", "al-Shabaab's spokesman said": only with a claimed act or a spokesman
-            if not (spokesman or _claims_an_act(text, verb)) or subject.key in _PRONOUNS:
+        # "..., the outlawed group said yesterday.": wire attribution after the words it attributes counts as it is
+        trailing = not subject.key.endswith(("'s", "'")) and _trailing(text, subject, verb)
+        if not trailing:
+            if subject.kind == "group_references" or subject.key.endswith(("'s", "'")):
+                # "the group said its fighters had killed ...", "al-Shabaab's spokesman said": only with a claimed act or a spokesman
+                if not (spokesman or _claims_an_act(text, verb)) or subject.key in _PRONOUNS:
+                    continue
+            between = text[subject.end:verb.start]
+            inserted = subject is _clause_head(view, verb)  # "Amaq, which the group uses ..., said"
+            # the group's name follows "a group calling itself"; otherwise at most three words ("spokesman Abu Obeida")
+            if not inserted and _gap(subject, verb) > (6 if subject.key.endswith("calling itself") or spokesman else 3):
                 continue
-        between = text[subject.end:verb.start]
-        inserted = subject is _clause_head(view, verb)  # "Amaq, which the group uses ..., said"
-        # the group's name follows "a group calling itself"; otherwise at most three words ("spokesman Abu Obeida")
-        if not inserted and _gap(subject, verb) > (6 if subject.key.endswith("calling itself") or spokesman else 3):
-            continue
-        apposition = between.strip(" ,")
-        if not inserted and any(c in between for c in ",;:()") and not (
-                apposition in _SPOKES or apposition.startswith(_SPOKES) or spokesman and not apposition):
-            continue  # a clause break, except the spokesman's apposition ("al-Shabaab's spokesman, said", "X, a spokesman for Hamas, told")
-        if between.rstrip().endswith((" not", " never", "n't", " no")):
-            continue
+            apposition = between.strip(" ,")
+            if not inserted and any(c in between for c in ",;:()") and not (
+                    apposition in _SPOKES or apposition.startswith(_SPOKES) or spokesman and not apposition):
+                continue  # a clause break, except the spokesman's apposition ("al-Shabaab's spokesman, said", "X, a spokesman for Hamas, told")
+            if between.rstrip().endswith((" not", " never", "n't", " no")):
+                continue
         actor = view.actor_of(subject)
         # an outlet only ever speaks for its group: "Amaq said"
-        if actor is not None and (verb.key in _CLAIMS or subject.kind == "outlet" or actor in view.unnamed or _self_named(view, subject)
-                                  or spokesman or _claims_an_act(text, verb) or _dated(text, verb)):
+        if actor is not None and (trailing or verb.key in _CLAIMS or subject.kind == "outlet" or actor in view.unnamed
+                                  or _self_named(view, subject) or spokesman or _claims_an_act(text, verb) or _dated(text, verb)):
             rule = "attribution.claim_background" if _recalled(view, subject, verb) else "attribution.says"
             out.append(Finding(rule, (actor,), subject.start, verb.end, 0.7))
     if not out:
@@ -636,10 +632,15 @@ _AUXILIARIES = frozenset(("did", "does", "has", "have", "had", "was", "were", "i
 _NEGATIONS = frozenset(("not", "never", "didn't", "doesn't", "hasn't", "haven't", "hadn't", "wasn't", "won't", "no"))
 
 
+def _words_before_verb(text: str, start: int, end: int) -> list[str]:
+    """The words between a subject ending at ``start`` and its verb at ``end``, after any inserted clause's
+    closing comma ("Hamas, which is not a state, released": nothing)."""
+    return text[start:end].rsplit(",", 1)[-1].split()
+
+
 def _negated(text: str, start: int, end: int) -> bool:
-    """A negation between subject and verb: "Zawahiri has not appeared in a new video" (after an inserted
-    clause, only its closing comma's side: "Hamas, which is not a state, released a video" is no negation)."""
-    return not _NEGATIONS.isdisjoint(text[start:end].rsplit(",", 1)[-1].split())
+    """A negation between subject and verb: "Zawahiri has not appeared in a new video"."""
+    return not _NEGATIONS.isdisjoint(_words_before_verb(text, start, end))
 
 
 def _compound(view: SentenceView, modifiers) -> list[Finding]:
@@ -720,7 +721,7 @@ def _recalled(view: SentenceView, subject: Hit, claim: Hit) -> bool:
     """A claim recalled as background, not carried as news: "al-Shabaab claimed the attack at the
     time", "the bombing, which Islamic State had claimed", "the group previously claimed ..."."""
     text = view.text
-    if any(w in _RECALLED for w in text[subject.end:claim.start].rsplit(",", 1)[-1].split()):  # not inside an inserted clause
+    if any(w in _RECALLED for w in _words_before_verb(text, subject.end, claim.start)):
         return True
     before = text[max(0, subject.start - 12):subject.start].split()
     if (before and before[-1] in ("which", "that")) or before[-2:-1] == ["which"]:

@@ -86,12 +86,12 @@ def debunked(meta: set[str]) -> bool:
 
 def _fakery_negated(fh: FieldHits, hit: Hit) -> bool:
     """ "the video was not fake", "not doctored": no verdict of fakery."""
-    return fh.norm.text[max(0, hit.start - 5):hit.start] == " not " or fh.norm.text[max(0, hit.start - 4):hit.start] == "not "
+    return fh.norm.text.endswith("not ", 0, hit.start)
 
 
 # Passive findings name the material first (logo findings start at their verb and are never weak); only
-# words for material in bulk make them weak ("photos
-# posted by militants" are as often one set of photos as not; on the corpus every wider list lost more).
+# words for material in bulk make them weak ("photos posted by militants" are as often one set of photos
+# as not; on the corpus every wider list lost more).
 _MATERIAL_IN_BULK = frozenset(("propaganda", "output", "content", "materials", "media", "publications"))
 
 
@@ -158,6 +158,7 @@ class RuleStage:
                     ext_findings.append((f, attribution.Finding(hit.rule, actors, hit.start, hit.end, hit.confidence)))
 
         result = StageResult(self.name)
+        settled = debunked(signals.meta)  # a fact check that found the material fake: neither carried nor in doubt
         quoted = self._quoted(doc, signals, ext_findings)
         if quoted is not None:
             ext_findings.append((quoted[0], attribution.Finding("attribution.perpetrator_quoted", (), quoted[1], quoted[2], 0.8)))
@@ -176,7 +177,7 @@ class RuleStage:
             evidence = _evidence_list((f, fnd.start, fnd.end, f"rule:{fnd.rule}") for f, fnd in ext_findings)
             conf = round(1 - conf_miss, 4)
             signals.attribution = conf
-            if not debunked(signals.meta) and not all(_weak(f, fnd) for f, fnd in ext_findings):
+            if not settled and not all(_weak(f, fnd) for f, fnd in ext_findings):
                 result.votes["extremist_source"] = Vote("extremist_source", conf, actors=actors, evidence=evidence)
         result.scores["extremist_source"] = signals.attribution
         if graphic_findings:
@@ -187,7 +188,7 @@ class RuleStage:
             result.votes["graphic_violence"] = Vote("graphic_violence", graphic.confidence(best), severity=severity, evidence=evidence)
         result.scores["graphic_violence"] = min(signals.graphic, 2.0) / 2.0
         result.scores["graphic_extreme"] = min(signals.extreme, 2.0) / 2.0
-        if unverified_findings and not debunked(signals.meta):  # a fact check that found it fake settled it
+        if unverified_findings and not settled:
             best = max(s for _, s, _ in unverified_findings)
             evidence = _evidence_list((f, h.start, h.end, "rule:unverified.cue") for f, _, hits in unverified_findings for h in hits)
             result.votes["unverified"] = Vote("unverified", verification.confidence(best), evidence=evidence)
@@ -275,9 +276,8 @@ class RuleStage:
                         rules[fnd.rule] = rules.get(fnd.rule, 0) + 1
             if "depiction" in kinds:
                 last_depiction = sidx
-            if "graphic" in kinds and f.kind != "title" and _names_only(fh, kinds["graphic"]):
-                kinds = {k: v for k, v in kinds.items() if k != "graphic"}
-            if "graphic" in kinds:
+            # Titles keep their graphic words: Title Case capitalises "Slaughter" as well as "Gore".
+            if "graphic" in kinds and (f.kind == "title" or not _names_only(fh, kinds["graphic"])):
                 # A description goes on past the sentence that names the footage: "The clip shows men
                 # kneeling. Gunmen then open fire." Depiction carries over to the next sentences.
                 depicted = depicted_field or (last_depiction is not None and sidx - last_depiction <= DEPICTION_CARRIES)
@@ -336,7 +336,7 @@ _SURNAMES = frozenset(("gore", "slaughter"))
 
 def _names_only(fh: FieldHits, cues: list[Hit]) -> bool:
     """Every graphic cue of the sentence is a surname: capitalised, and not the sentence's first word
-    unless "said" follows ("Gore said"). Titles are left alone: Title Case capitalises every word."""
+    unless "said" follows ("Gore said")."""
     norm = fh.norm
     for h in cues:
         if h.key not in _SURNAMES:
@@ -345,7 +345,7 @@ def _names_only(fh: FieldHits, cues: list[Hit]) -> bool:
         if not norm.original[s:s + 1].isupper():
             return False
         before = norm.original[max(0, s - 3):s].rstrip(" ")
-        if (not before or before[-1] in ".!?\"'\n:") and fh.norm.text[h.end:h.end + 12].split()[:1] != ["said"]:
+        if (not before or before[-1] in ".!?\"'\n:") and norm.text[h.end:h.end + 12].split()[:1] != ["said"]:
             return False  # "Gore spattered the walls." starts a sentence; "Gore said" is a man
     return True
 
